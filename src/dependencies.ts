@@ -1,0 +1,109 @@
+// Creates and closes the outside world the app runs against: the database (embedded PGlite
+// or DATABASE_URL), migrations, the cache (memory or REDIS_URL), the job queue and the
+// payment gateway. main.ts and the tests share this wiring, so tests run what users run.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AppDeps } from './app.ts';
+import type { Config } from './config.ts';
+import type { AppLogger } from './observability/logging/logger.ts';
+import type { Cache } from './platform/cache/cache.ts';
+import { MemoryCache } from './platform/cache/memory-cache.ts';
+import { RedisCache } from './platform/cache/redis-cache.ts';
+import { Database } from './platform/db/database.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './platform/db/embedded-postgres.ts';
+import { runMigrations } from './platform/db/migrations.ts';
+import { JobQueue } from './platform/jobs/job-queue.ts';
+import { queueDefinitions } from './modules/orders/orders.jobs.ts';
+import { HttpPaymentGateway } from './modules/payments/http-gateway.ts';
+import type { PaymentGateway } from './modules/payments/payment-gateway.ts';
+import { SimulatedPaymentGateway } from './modules/payments/simulated-gateway.ts';
+
+export interface Dependencies extends Omit<AppDeps, 'state'> {
+  embedded?: EmbeddedPostgres;
+  close(): Promise<void>;
+}
+
+export interface DependencyOptions {
+  /** Keep the embedded database in memory instead of DATA_DIR (tests). */
+  inMemory?: boolean;
+  /** Attempts to reach each dependency before giving up (startup). */
+  attempts?: number;
+  gateway?: PaymentGateway;
+}
+
+const JOB_POOL_SIZE = 3;
+
+/** Runs `fn` until it resolves, `attempts` times at most, with a growing pause; rethrows the last error. */
+export async function retry<T>(what: string, attempts: number, log: AppLogger, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      const delay = Math.min(250 * 2 ** (attempt - 1), 3000);
+      log.warn({ dependency: what, attempt, attempts, retry_in_ms: delay, error: (error as Error).message }, 'dependency_unavailable');
+      await sleep(delay);
+    }
+  }
+}
+
+export async function createDependencies(config: Config, logger: AppLogger, options: DependencyOptions = {}): Promise<Dependencies> {
+  const attempts = options.attempts ?? 8;
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch((error: Error) => logger.error({ error }, 'dependency_close_failed'));
+  };
+
+  try {
+    let url = config.DATABASE_URL;
+    let embedded: EmbeddedPostgres | undefined;
+    if (!url) {
+      embedded = await startEmbeddedPostgres({
+        ...(options.inMemory ? {} : { dataDir: `${config.DATA_DIR}/pgdata` }),
+        // every pool's connections, plus room for pg-boss's and a psql of the operator's
+        maxConnections: config.DATABASE_POOL_SIZE + JOB_POOL_SIZE + 5,
+      });
+      closers.push(() => embedded!.stop());
+      url = embedded.url;
+      logger.info({ database: 'embedded', data_dir: options.inMemory ? 'memory' : config.DATA_DIR }, 'embedded_database_started');
+    }
+
+    const db = new Database({ url, poolSize: config.DATABASE_POOL_SIZE, onError: (error) => logger.warn({ error }, 'database_client_error') });
+    closers.push(() => db.close());
+    await retry('database', attempts, logger, () => db.ping());
+    const applied = await runMigrations(db);
+    if (applied.length > 0) logger.info({ migrations: applied }, 'migrations_applied');
+
+    let cache: Cache;
+    if (config.REDIS_URL) {
+      const redis = new RedisCache(config.REDIS_URL, { onError: (error) => logger.warn({ error: error.message }, 'redis_error') });
+      closers.push(() => redis.close());
+      await retry('redis', attempts, logger, async () => {
+        if (redis.client.status === 'wait' || redis.client.status === 'end') await redis.connect();
+        await redis.ping();
+      });
+      cache = redis;
+    } else {
+      cache = new MemoryCache();
+    }
+
+    const jobs = new JobQueue({
+      url,
+      maxConnections: JOB_POOL_SIZE,
+      queues: queueDefinitions,
+      onError: (error) => logger.error({ error }, 'job_queue_error'),
+    });
+    await jobs.start({ enqueueRole: 'app_user', grant: (sql) => db.query(sql) });
+    closers.push(() => jobs.stop());
+
+    const gateway =
+      options.gateway ??
+      (config.PAYMENT_GATEWAY_URL
+        ? new HttpPaymentGateway({ baseUrl: config.PAYMENT_GATEWAY_URL, timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS })
+        : new SimulatedPaymentGateway({ latencyMs: config.PAYMENT_SIMULATOR_LATENCY_MS, failureRate: config.PAYMENT_SIMULATOR_FAILURE_RATE }));
+
+    return { config, logger, db, cache, jobs, gateway, ...(embedded ? { embedded } : {}), close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

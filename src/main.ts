@@ -1,0 +1,85 @@
+// The only file that listens. It loads the configuration, starts the dependencies with
+// bounded retries, builds the app, starts the job workers, and owns shutdown:
+// SIGTERM/SIGINT → readiness 503 → stop accepting → finish in-flight → stop workers →
+// close pools → exit 0, all under SHUTDOWN_TIMEOUT_MS.
+import { buildApp } from './app.ts';
+import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.ts';
+import { createDependencies } from './dependencies.ts';
+import type { LifecycleState } from './observability/health/health.routes.ts';
+import { createLogger, type AppLogger } from './observability/logging/logger.ts';
+import { logConfirmationSender, startOrderWorkers } from './modules/orders/orders.jobs.ts';
+
+function configOrExit(): Config {
+  try {
+    loadDotEnv();
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      // One line naming the variable, on stderr, before any logger exists.
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = configOrExit();
+  const logger: AppLogger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
+  const state: LifecycleState = { started: false, shuttingDown: false };
+  process.on('uncaughtException', (error) => crash(logger, error, 'uncaught_exception'));
+  process.on('unhandledRejection', (error) => crash(logger, error, 'unhandled_rejection'));
+
+  if (config.jwtSecretGenerated) {
+    logger.warn('jwt_secret_generated: JWT_SECRET is not set; a random secret signs tokens until this process stops');
+  }
+
+  let deps;
+  try {
+    deps = await createDependencies(config, logger);
+  } catch (error) {
+    logger.critical({ error }, 'startup_failed');
+    process.exit(1);
+  }
+
+  const app = await buildApp({ ...deps, state });
+  if (config.WORKER_ENABLED) {
+    await startOrderWorkers({ db: deps.db, jobs: deps.jobs, log: logger, settlement: app.settlement, sender: logConfirmationSender });
+  }
+  await app.listen({ port: config.PORT, host: config.HOST });
+  state.started = true;
+  logger.info({ url: `http://${config.HOST}:${config.PORT}`, app_env: config.APP_ENV, database: deps.embedded ? 'embedded' : 'postgres', cache: deps.cache.kind }, 'server_started');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    state.shuttingDown = true;
+    logger.info({ signal }, 'shutdown_started');
+    const deadline = setTimeout(() => {
+      logger.error({ timeout_ms: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown_deadline_exceeded');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS);
+    deadline.unref();
+    try {
+      await app.close(); // stops accepting, waits for in-flight requests
+      await deps.close(); // workers, pools, embedded database
+      logger.info('shutdown_complete');
+      clearTimeout(deadline);
+      process.exit(0);
+    } catch (error) {
+      logger.error({ error }, 'shutdown_failed');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** An error nobody handled: log it and exit; running on in an unknown state is worse. */
+function crash(logger: AppLogger, error: unknown, message: string): void {
+  logger.fatal({ error }, message);
+  process.exit(1);
+}
+
+await main();

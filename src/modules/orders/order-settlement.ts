@@ -1,0 +1,90 @@
+// Settling an order's payment: charge the gateway outside any transaction, then record the
+// outcome in one transaction. Used by POST /api/orders right after the order is reserved,
+// and by the reconciler for orders left pending (a crash or an unreachable gateway).
+//
+// Why it cannot charge twice: the charge's idempotency key is the order id, and the
+// outcome is written under a row lock only while the order is still pending.
+import type { Logger } from '../../observability/logging/logger.ts';
+import type { Database, Queryable } from '../../platform/db/database.ts';
+import type { JobQueue } from '../../platform/jobs/job-queue.ts';
+import type { ChargeResult, PaymentGateway } from '../payments/payment-gateway.ts';
+import { productsRepository } from '../products/products.repository.ts';
+import { idempotencyRepository } from './idempotency.repository.ts';
+import { ordersRepository, type PendingOrder } from './orders.repository.ts';
+import { QUEUES, type OrderConfirmationJob } from './orders.jobs.ts';
+
+/** The HTTP answer for an idempotency key, serialized once and replayed byte for byte. */
+export interface StoredResponse {
+  statusCode: number;
+  body: string;
+}
+
+export function paymentFailedBody(requestId: string, reason: string): string {
+  return JSON.stringify({
+    error: 'payment_failed',
+    message: 'The payment was declined',
+    request_id: requestId,
+    details: [{ field: 'payment_method', message: `declined: ${reason}`, reason }],
+  });
+}
+
+export interface SettlementDeps {
+  db: Database;
+  gateway: PaymentGateway;
+  jobs: JobQueue;
+}
+
+export function orderSettlement(deps: SettlementDeps) {
+  async function charge(order: PendingOrder): Promise<ChargeResult> {
+    return deps.gateway.charge({
+      idempotencyKey: order.id,
+      amountCents: order.total_cents,
+      currency: order.currency,
+      paymentMethod: order.payment_method,
+    });
+  }
+
+  /** Records a charge's outcome; returns the stored answer, or undefined if another settlement won. */
+  async function record(tenantId: string, orderId: string, result: ChargeResult, log: Logger): Promise<StoredResponse | undefined> {
+    return deps.db.withTenant(tenantId, async (tx) => {
+      const order = await ordersRepository.lockForSettlement(tx, orderId);
+      if (!order || order.status !== 'pending') return undefined;
+      const idempotency = await idempotencyRepository.findByOrder(tx, orderId);
+      const requestId = idempotency?.request_id ?? 'reconciler';
+      let response: StoredResponse;
+      if (result.status === 'captured') {
+        await ordersRepository.markPaid(tx, order.id, order.payment_id, result.providerReference);
+        await enqueueConfirmation(tx, { tenant_id: tenantId, order_id: order.id, user_id: order.user_id, request_id: requestId });
+        const view = await ordersRepository.view(tx, order.id);
+        response = { statusCode: 201, body: JSON.stringify(view) };
+        log.info({ order_id: order.id, total_cents: order.total_cents, payment_id: order.payment_id }, 'order_paid');
+      } else {
+        await ordersRepository.markFailed(tx, order.id, order.payment_id, result.providerReference, result.reason);
+        const items = await ordersRepository.items(tx, order.id);
+        await productsRepository.adjustStock(tx, items.map((i) => i.product_id), items.map((i) => i.quantity));
+        response = { statusCode: 402, body: paymentFailedBody(requestId, result.reason) };
+        log.warn({ order_id: order.id, payment_id: order.payment_id, reason: result.reason }, 'payment_failed');
+      }
+      if (idempotency) await idempotencyRepository.complete(tx, idempotency.key, response.statusCode, response.body);
+      return response;
+    });
+  }
+
+  function enqueueConfirmation(tx: Queryable, job: OrderConfirmationJob) {
+    return deps.jobs.send(QUEUES.orderConfirmation, job, { tx, singletonKey: job.order_id });
+  }
+
+  return {
+    charge,
+    record,
+    /** Reconciles one order: no-op unless it is still pending. Throws when the gateway is unreachable, so the job retries. */
+    async reconcile(tenantId: string, orderId: string, log: Logger): Promise<'settled' | 'already_settled'> {
+      const order = await deps.db.withTenant(tenantId, (tx) => ordersRepository.findForCharge(tx, orderId));
+      if (!order || order.status !== 'pending') return 'already_settled';
+      const result = await charge(order);
+      const stored = await record(tenantId, orderId, result, log);
+      if (stored) log.info({ order_id: orderId, outcome: result.status }, 'order_reconciled');
+      return stored ? 'settled' : 'already_settled';
+    },
+  };
+}

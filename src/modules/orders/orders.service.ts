@@ -1,0 +1,149 @@
+// POST /api/orders, step by step:
+//  1. one transaction: claim the Idempotency-Key, lock the products, reserve stock, insert
+//     the order (pending) with its items and payment, and enqueue a delayed reconcile job;
+//  2. charge the gateway with no transaction open (a slow gateway holds no locks);
+//  3. one transaction: record the outcome, mark the order paid (and enqueue the
+//     confirmation) or failed (and release the stock), store the answer for replays.
+// A crash between 1 and 3 leaves a pending order; the reconcile job settles it later.
+import { createHash } from 'node:crypto';
+import type { Logger } from '../../observability/logging/logger.ts';
+import type { Database } from '../../platform/db/database.ts';
+import { uuidv7 } from '../../platform/db/ids.ts';
+import type { JobQueue } from '../../platform/jobs/job-queue.ts';
+import { AppError, conflict, notFound, serviceUnavailable } from '../../platform/http/app-error.ts';
+import type { AccessClaims } from '../auth/access-token.ts';
+import { PaymentGatewayUnavailableError, type PaymentGateway } from '../payments/payment-gateway.ts';
+import { productsRepository } from '../products/products.repository.ts';
+import { page } from '../shared/schemas.ts';
+import { idempotencyRepository } from './idempotency.repository.ts';
+import { QUEUES, type OrderReconcileJob } from './orders.jobs.ts';
+import { ordersRepository, type OrderItemInput } from './orders.repository.ts';
+import type { CreateOrderBody } from './orders.schemas.ts';
+import type { StoredResponse, orderSettlement } from './order-settlement.ts';
+
+/** A stable hash of a JSON body: same content, same hash, whatever the key order. */
+export function requestHash(body: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]))
+        : v;
+  return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex');
+}
+
+/** Same product twice in one order counts as one line with the quantities added. */
+function mergeItems(items: CreateOrderBody['items']): Map<string, number> {
+  const merged = new Map<string, number>();
+  for (const i of items) merged.set(i.product_id, (merged.get(i.product_id) ?? 0) + i.quantity);
+  return merged;
+}
+
+export interface OrdersDeps {
+  db: Database;
+  jobs: JobQueue;
+  gateway: PaymentGateway;
+  settlement: ReturnType<typeof orderSettlement>;
+  reconcileAfterSeconds: number;
+}
+
+export function ordersService(deps: OrdersDeps) {
+  async function reserve(auth: AccessClaims, key: string, body: CreateOrderBody, requestId: string) {
+    const hash = requestHash(body);
+    return deps.db.withTenant(auth.tenant_id, async (tx) => {
+      const existing = await idempotencyRepository.claim(tx, { tenantId: auth.tenant_id, key, requestHash: hash, requestId });
+      if (existing) {
+        if (existing.request_hash !== hash) {
+          throw new AppError(422, 'idempotency_key_mismatch', 'This Idempotency-Key was used with a different request body');
+        }
+        if (existing.status === 'in_progress' || existing.response_status === null || existing.response_body === null) {
+          throw conflict('idempotency_request_in_progress', 'A request with this Idempotency-Key is still being processed; retry later');
+        }
+        return { replay: { statusCode: existing.response_status, body: existing.response_body } satisfies StoredResponse, orderId: undefined };
+      }
+
+      const wanted = mergeItems(body.items);
+      const ids = [...wanted.keys()];
+      const products = await productsRepository.lockForOrder(tx, ids);
+      if (products.length !== ids.length) {
+        const missing = ids.filter((id) => !products.some((p) => p.id === id));
+        throw new AppError(404, 'not_found', 'Product not found', { details: missing.map((id) => ({ field: 'items.product_id', message: `product ${id} not found` })) });
+      }
+      const short = products.filter((p) => p.stock < wanted.get(p.id)!);
+      if (short.length > 0) {
+        throw conflict(
+          'insufficient_stock',
+          'Not enough stock for this order',
+          short.map((p) => ({ field: 'items.quantity', message: `product ${p.id} has ${p.stock} in stock`, product_id: p.id, available: p.stock })),
+        );
+      }
+      const items: OrderItemInput[] = products.map((p) => ({ productId: p.id, name: p.name, quantity: wanted.get(p.id)!, unitPriceCents: p.price_cents }));
+      const totalCents = items.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0);
+      if (!Number.isSafeInteger(totalCents) || totalCents > 2_147_483_647) {
+        throw new AppError(400, 'order_total_too_large', 'The order total exceeds the maximum amount');
+      }
+      await productsRepository.adjustStock(tx, ids, ids.map((id) => -wanted.get(id)!));
+      const orderId = uuidv7();
+      await ordersRepository.insert(tx, {
+        id: orderId,
+        tenantId: auth.tenant_id,
+        userId: auth.user_id,
+        totalCents,
+        idempotencyKey: key,
+        items,
+        paymentId: uuidv7(),
+        paymentMethod: body.payment_method ?? 'pm_card_visa',
+        provider: deps.gateway.provider,
+      });
+      await idempotencyRepository.attachOrder(tx, key, orderId);
+      // If this process dies before settling, the reconciler picks the order up.
+      await deps.jobs.send<OrderReconcileJob>(QUEUES.orderReconcile, { tenant_id: auth.tenant_id, order_id: orderId }, {
+        tx,
+        startAfterSeconds: deps.reconcileAfterSeconds,
+        singletonKey: orderId,
+      });
+      return { replay: undefined, orderId };
+    });
+  }
+
+  return {
+    /** Returns the answer to send, as stored for replays. */
+    async create(auth: AccessClaims, key: string, body: CreateOrderBody, requestId: string, log: Logger): Promise<StoredResponse & { replayed: boolean }> {
+      const reserved = await reserve(auth, key, body, requestId);
+      if (reserved.replay) {
+        log.info({ idempotency_key_reused: true, status_code: reserved.replay.statusCode }, 'order_replayed');
+        return { ...reserved.replay, replayed: true };
+      }
+      const { orderId } = reserved;
+      log.info({ order_id: orderId }, 'order_created');
+      const order = await deps.db.withTenant(auth.tenant_id, (tx) => ordersRepository.findForCharge(tx, orderId));
+      if (!order) throw new Error('order vanished after reservation');
+      let result;
+      try {
+        result = await deps.settlement.charge(order);
+      } catch (error) {
+        if (error instanceof PaymentGatewayUnavailableError) {
+          log.error({ order_id: orderId, error }, 'payment_gateway_unavailable');
+          throw serviceUnavailable('payment_gateway_unavailable', 'The payment provider is unavailable; the order will be settled automatically');
+        }
+        throw error;
+      }
+      const stored = await deps.settlement.record(auth.tenant_id, orderId, result, log);
+      if (stored) return { ...stored, replayed: false };
+      // The reconciler settled it first: answer what it stored.
+      const record = await deps.db.withTenant(auth.tenant_id, (tx) => idempotencyRepository.findByOrder(tx, orderId));
+      if (!record?.response_body || record.response_status === null) throw new Error('settled order has no stored response');
+      return { statusCode: record.response_status, body: record.response_body, replayed: false };
+    },
+
+    async get(auth: AccessClaims, id: string) {
+      const order = await deps.db.withTenant(auth.tenant_id, (tx) => ordersRepository.view(tx, id));
+      if (!order) throw notFound('Order');
+      return order;
+    },
+
+    async list(auth: AccessClaims, limit: number, cursor?: string) {
+      return page(await deps.db.withTenant(auth.tenant_id, (tx) => ordersRepository.list(tx, limit, cursor)), limit);
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// Schemas shared by every module: the error body, ids, pagination.
+import Type, { type TSchema } from 'typebox';
+
+export const Uuid = Type.String({ format: 'uuid', description: 'UUID' });
+export const Timestamp = Type.String({ format: 'date-time' });
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.String({ description: 'stable snake_case code', examples: ['validation_error'] }),
+    message: Type.String(),
+    request_id: Type.String(),
+    details: Type.Optional(Type.Array(Type.Object({ field: Type.Optional(Type.String()), message: Type.String() }, { additionalProperties: true }))),
+  },
+  { $id: 'ErrorResponse', description: 'Every error has this shape' },
+);
+
+export const ErrorRef = Type.Ref('ErrorResponse');
+
+/** Error responses a route may give, for the OpenAPI description. */
+export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorRef]));
+
+export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
+
+export const ListQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    cursor: Type.Optional(Type.String({ format: 'uuid', description: 'next_cursor of the previous page' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ListOf = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), next_cursor: Type.Union([Uuid, Type.Null()]) });
+
+export const AuthHeaders = Type.Object({ authorization: Type.Optional(Type.String({ description: 'Bearer <access_token>' })) });
+
+export const bearerSecurity = [{ bearerAuth: [] }];
+
+/** The page and the cursor of the next one, from a query that fetched limit + 1 rows. */
+export function page<T extends { id: string }>(rows: T[], limit: number): { items: T[]; next_cursor: string | null } {
+  const items = rows.slice(0, limit);
+  return { items, next_cursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+}

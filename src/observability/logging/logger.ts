@@ -1,0 +1,55 @@
+// The process logger: pino writing one JSON object a line with the CONTRACT's field names
+// (`timestamp`, lowercase `level`, snake_case `message`), secrets redacted at any depth.
+// Fastify uses it as its own logger, so `request.log` is a child of this one.
+import type { FastifyBaseLogger } from 'fastify';
+import pino, { type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
+import { redact } from './redact.ts';
+
+/** What code logs through: the process logger, a request's `request.log`, or a child of either. */
+export type Logger = FastifyBaseLogger;
+
+/** The process logger: pino's levels plus `critical` (55, between error and fatal) for startup failures. */
+export type AppLogger = PinoLogger<'critical'>;
+export const CUSTOM_LEVELS = { critical: 55 } as const;
+
+export interface LoggerSettings {
+  level: string;
+  format: 'json' | 'pretty';
+  /** Where lines go; stdout by default. Tests pass a stream to read them back. */
+  destination?: DestinationStream;
+  /** Extra fields on every line (a mixin, e.g. trace ids from the active span). */
+  mixin?: () => Record<string, unknown>;
+}
+
+export function loggerOptions(settings: Pick<LoggerSettings, 'level' | 'mixin'>): LoggerOptions<'critical'> {
+  return {
+    level: settings.level,
+    customLevels: CUSTOM_LEVELS,
+    messageKey: 'message',
+    errorKey: 'error',
+    base: undefined, // no pid/hostname on every line: the platform adds those
+    timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
+    formatters: {
+      level: (label) => ({ level: label }),
+      // Runs on the merged object of every call: the one place where redaction cannot be bypassed.
+      log: (object) => redact(object) as Record<string, unknown>,
+      bindings: (bindings) => redact(bindings) as Record<string, unknown>,
+    },
+    serializers: {
+      // Errors are turned into plain objects by `redact`, keeping own properties (code, statusCode…).
+      error: (err: unknown) => redact(err),
+      err: (err: unknown) => redact(err),
+    },
+    ...(settings.mixin ? { mixin: settings.mixin } : {}),
+  };
+}
+
+export function createLogger(settings: LoggerSettings): AppLogger {
+  const options = loggerOptions(settings);
+  if (settings.format === 'pretty') {
+    return pino(options, settings.destination ?? pretty({ colorize: true, messageKey: 'message', timestampKey: 'timestamp', sync: true }));
+  }
+  // Synchronous stdout writes keep ordering and lose nothing on a crash; the bench measures the cost.
+  return pino(options, settings.destination ?? pino.destination({ dest: 1, sync: true }));
+}

@@ -1,0 +1,58 @@
+// Request context in logs. Fastify builds one child logger per request; we decide what it
+// binds (request_id, method, path) and what the per-request lines say (`request_completed`).
+// Route code then logs through `request.log` and gets the context without passing ids.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Bindings, ChildLoggerOptions } from 'pino';
+import type { FastifyBaseLogger } from 'fastify';
+
+/** A caller's x-request-id is reused only when it is a short, safe token. */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function genRequestId(req: IncomingMessage): string {
+  const header = req.headers['x-request-id'];
+  return typeof header === 'string' && SAFE_REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/** The path without its query string: query strings carry tokens and PII too often. */
+export function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+export function childLoggerFactory(
+  logger: FastifyBaseLogger,
+  bindings: Bindings,
+  opts: ChildLoggerOptions,
+  rawReq: IncomingMessage,
+): FastifyBaseLogger {
+  return logger.child({ ...bindings, method: rawReq.method, path: pathOf(rawReq.url) }, opts);
+}
+
+/** Replaces Fastify's "incoming request"/"request completed" lines with the CONTRACT's one line. */
+export class RequestLogController extends LogController {
+  constructor() {
+    super({ requestIdLogLabel: 'request_id' });
+  }
+
+  override incomingRequest(): void {
+    // One line a request is enough; request_completed carries everything.
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const fields = { status_code: reply.statusCode, duration_ms: Math.round(reply.elapsedTime * 100) / 100 };
+    if (error) request.log.error({ ...fields, error }, 'request_completed');
+    else request.log.info(fields, 'request_completed');
+  }
+
+  override routeNotFound(): void {
+    // The 404 is already visible in request_completed; Fastify's extra info line is noise.
+  }
+}
+
+/** Adds tenant and user ids to every later line of this request. */
+export function bindRequestIdentity(request: FastifyRequest, ids: { tenant_id: string; user_id?: string }): void {
+  request.log = request.log.child(ids);
+}

@@ -1,0 +1,97 @@
+// The connection pool and the per-request tenant transaction.
+// `withTenant` is how every tenant-scoped query runs: one round trip opens the transaction,
+// drops to the non-owner `app_user` role and sets the tenant for row-level security; the
+// same client is handed to the callback, so nothing in it ever waits on a second connection
+// (which would deadlock the embedded backend, whose transactions run one at a time).
+import pg from 'pg';
+
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+export interface DatabaseOptions {
+  url: string;
+  poolSize: number;
+  /** Each query's time limit on the server side; protects the pool from runaway queries. */
+  statementTimeoutMs?: number;
+  onError?: (error: Error) => void;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Quotes a value for a SQL string literal (standard_conforming_strings is on everywhere we run). */
+const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
+
+export interface TenantContext {
+  tenantId?: string;
+  /** Lets a login read the one tenant named by its slug (see the tenants policy). */
+  tenantSlug?: string;
+}
+
+export class Database {
+  readonly pool: pg.Pool;
+
+  constructor(options: DatabaseOptions) {
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize,
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+      ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+      application_name: 'glassbox',
+    });
+    // An idle client's error (server restart) must not crash the process; the pool drops it.
+    this.pool.on('error', (error) => options.onError?.(error));
+  }
+
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.pool.query<R>(text, values);
+  }
+
+  /** Runs `fn` in a transaction as `app_user` with the tenant set for row-level security. */
+  async withTenant<T>(context: TenantContext | string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const ctx = typeof context === 'string' ? { tenantId: context } : context;
+    let setup = 'BEGIN; SET LOCAL ROLE app_user';
+    if (ctx.tenantId !== undefined) {
+      if (!UUID.test(ctx.tenantId)) throw new Error('withTenant: tenant id is not a UUID');
+      setup += `; SELECT set_config('app.tenant_id', ${literal(ctx.tenantId)}, true)`;
+    }
+    if (ctx.tenantSlug !== undefined) setup += `; SELECT set_config('app.tenant_slug', ${literal(ctx.tenantSlug)}, true)`;
+    return this.transaction(setup, fn);
+  }
+
+  /** A transaction as the login role (migrations, jobs that are not tenant-scoped). */
+  withTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.transaction('BEGIN', fn);
+  }
+
+  private async transaction<T>(setup: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(setup);
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        broken = rollbackError as Error; // the connection is unusable: destroy it on release
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  stats() {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}

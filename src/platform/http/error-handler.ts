@@ -1,0 +1,80 @@
+// The one error handler: maps every error to the CONTRACT's body
+// {"error","message","request_id"[,"details"]} and a status. Only AppErrors and Fastify's
+// own client errors (validation, body size, bad JSON…) reach the caller with their text;
+// anything else is a 500 whose body says nothing about the cause.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, type ErrorDetail } from './app-error.ts';
+
+export interface ErrorBody {
+  error: string;
+  message: string;
+  request_id: string;
+  details?: ErrorDetail[];
+}
+
+/** Fastify's client-error codes we answer with a fixed code and message of ours. */
+const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', message: 'Request body is too large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'Unsupported content type' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_json', message: 'Body is empty but content-type is application/json' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json', message: 'Body is not valid JSON' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_request', message: 'Content-Length does not match the body' },
+  FST_ERR_CTP_INVALID_TYPE: { status: 400, code: 'invalid_request', message: 'Invalid content type' },
+  FST_ERR_BAD_URL: { status: 400, code: 'invalid_request', message: 'Malformed URL' },
+  FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'invalid_request', message: 'Invalid request' },
+};
+
+export function errorBody(request: FastifyRequest, code: string, message: string, details?: ErrorDetail[]): ErrorBody {
+  return details ? { error: code, message, request_id: request.id, details } : { error: code, message, request_id: request.id };
+}
+
+function validationDetails(error: FastifyError): ErrorDetail[] {
+  const context = error.validationContext ?? 'body';
+  return (error.validation ?? []).slice(0, 20).map((v) => {
+    const params = v.params as Record<string, unknown> | undefined;
+    const extra = params?.missingProperty ?? params?.additionalProperty;
+    const path = `${v.instancePath}${extra ? `/${String(extra)}` : ''}`;
+    return { field: `${context}${path.replaceAll('/', '.')}`, message: v.message ?? 'is invalid' };
+  });
+}
+
+export function classify(error: FastifyError | AppError | Error): { status: number; body: Omit<ErrorBody, 'request_id'>; headers?: Record<string, string> } {
+  if (error instanceof AppError) {
+    return {
+      status: error.statusCode,
+      body: { error: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
+      ...(error.headers ? { headers: error.headers } : {}),
+    };
+  }
+  const fe = error as FastifyError;
+  if (fe.validation) {
+    return { status: 400, body: { error: 'validation_error', message: 'Request validation failed', details: validationDetails(fe) } };
+  }
+  const known = fe.code ? FASTIFY_CLIENT_ERRORS[fe.code] : undefined;
+  if (known) return { status: known.status, body: { error: known.code, message: known.message } };
+  // JSON.parse errors and prototype poisoning ("forbidden prototype property") arrive as 400s without a code.
+  if (fe.statusCode === 400 && (error instanceof SyntaxError || /prototype|constructor/i.test(error.message))) {
+    return { status: 400, body: { error: 'invalid_json', message: 'Body is not valid JSON or contains forbidden keys' } };
+  }
+  if (fe.statusCode === 429) {
+    return { status: 429, body: { error: 'too_many_requests', message: 'Too many requests' } };
+  }
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return { status: fe.statusCode, body: { error: 'invalid_request', message: 'Invalid request' } };
+  }
+  return { status: 500, body: { error: 'internal_server_error', message: 'Internal server error' } };
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | AppError, request: FastifyRequest, reply: FastifyReply) => {
+    const { status, body, headers } = classify(error);
+    if (status >= 500) request.log.error({ error }, 'request_failed');
+    else if (!(error instanceof AppError)) request.log.info({ error_code: body.error, reason: error.message }, 'request_rejected');
+    if (headers) void reply.headers(headers);
+    return reply.code(status).send({ ...body, request_id: request.id });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody(request, 'not_found', `Route ${request.method} ${request.url.split('?')[0]} not found`)),
+  );
+}

@@ -1,0 +1,84 @@
+// Background jobs on pg-boss, in the same Postgres as the business data, so a job can be
+// enqueued inside the business transaction: when that transaction rolls back, the job was
+// never sent. Queues are declared up front with their retry policy.
+import { PgBoss, type Job, type QueueOptions } from 'pg-boss';
+import type { Queryable } from '../db/database.ts';
+
+export interface QueueDefinition {
+  name: string;
+  options?: QueueOptions;
+}
+
+export interface SendOptions {
+  /** The open transaction to enqueue in; without it the job is committed on its own. */
+  tx?: Queryable;
+  startAfterSeconds?: number;
+  /** At most one queued job per key (pg-boss singleton). */
+  singletonKey?: string;
+}
+
+/** pg-boss's default schema. */
+const SCHEMA = 'pgboss';
+
+export type JobHandler<T> = (data: T, job: Job<T>) => Promise<void>;
+
+export class JobQueue {
+  readonly boss: PgBoss;
+  private readonly queues: QueueDefinition[];
+  private started = false;
+
+  constructor(options: { url: string; maxConnections: number; queues: QueueDefinition[]; onError?: (error: Error) => void }) {
+    this.boss = new PgBoss({
+      connectionString: options.url,
+      max: options.maxConnections,
+      application_name: 'glassbox-jobs',
+      // Cron scheduling is not used; supervision (expiry, retention) stays on.
+      schedule: false,
+    });
+    this.boss.on('error', (error: Error) => options.onError?.(error));
+    this.queues = options.queues;
+  }
+
+  /**
+   * Installs or upgrades pg-boss's own schema, declares our queues, and lets `enqueueRole`
+   * (the role business transactions run as) enqueue: a job sent inside a tenant transaction
+   * is written by that role. pg-boss creates a table per queue, hence the grant after
+   * createQueue, on every start (grants are idempotent).
+   */
+  async start(options: { enqueueRole?: string; grant?: (sql: string) => Promise<unknown> } = {}): Promise<void> {
+    await this.boss.start();
+    for (const q of this.queues) await this.boss.createQueue(q.name, q.options ?? {});
+    if (options.enqueueRole && options.grant) {
+      const role = `"${options.enqueueRole.replaceAll('"', '""')}"`;
+      await options.grant(
+        `GRANT USAGE ON SCHEMA ${SCHEMA} TO ${role};
+         GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA ${SCHEMA} TO ${role};
+         GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${SCHEMA} TO ${role};
+         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${SCHEMA} TO ${role}`,
+      );
+    }
+    this.started = true;
+  }
+
+  async send<T extends object>(name: string, data: T, options: SendOptions = {}): Promise<string | null> {
+    const tx = options.tx;
+    return this.boss.send(name, data, {
+      ...(options.startAfterSeconds !== undefined ? { startAfter: options.startAfterSeconds } : {}),
+      ...(options.singletonKey !== undefined ? { singletonKey: options.singletonKey } : {}),
+      ...(tx ? { db: { executeSql: (text: string, values?: unknown[]) => tx.query(text, values) } } : {}),
+    });
+  }
+
+  /** Runs `handler` for each job of `name`; a thrown error fails the attempt and pg-boss retries it. */
+  async work<T extends object>(name: string, handler: JobHandler<T>, options: { pollingIntervalSeconds?: number } = {}): Promise<void> {
+    await this.boss.work<T>(name, { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1, batchSize: 1 }, async (jobs) => {
+      for (const job of jobs) await handler(job.data, job);
+    });
+  }
+
+  async stop(timeoutMs = 5000): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.boss.stop({ graceful: true, timeout: timeoutMs, close: true });
+  }
+}
