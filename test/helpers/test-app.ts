@@ -1,0 +1,90 @@
+// Builds the real app against the real dependencies, as main.ts does: the embedded PGlite
+// (in memory, one per test file) by default, or the servers of DATABASE_URL / REDIS_URL
+// when those are set. Log lines are captured so tests can read what was logged.
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { createDependencies, type Dependencies } from '../../src/dependencies.ts';
+import { createLogger } from '../../src/observability/logging/logger.ts';
+import type { LifecycleState } from '../../src/observability/health/health.routes.ts';
+import { logConfirmationSender, startOrderWorkers, type ConfirmationSender } from '../../src/modules/orders/orders.jobs.ts';
+import type { PaymentGateway } from '../../src/modules/payments/payment-gateway.ts';
+import { SimulatedPaymentGateway } from '../../src/modules/payments/simulated-gateway.ts';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-0123456789';
+
+/** Every JSON line the app logged, parsed. */
+export class LogCapture extends Writable {
+  readonly lines: Record<string, unknown>[] = [];
+  readonly raw: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void) {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line) continue;
+      this.raw.push(line);
+      this.lines.push(JSON.parse(line) as Record<string, unknown>);
+    }
+    done();
+  }
+  find(message: string): Record<string, unknown>[] {
+    return this.lines.filter((l) => l.message === message);
+  }
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  deps: Dependencies;
+  config: Config;
+  logs: LogCapture;
+  gateway: PaymentGateway;
+  state: LifecycleState;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  gateway?: PaymentGateway;
+  /** Start the pg-boss workers (confirmation, reconcile) as main.ts does. */
+  workers?: boolean;
+  sender?: ConfirmationSender;
+  /** Called before `app.ready()`: register extra routes (e.g. one that fails on purpose). */
+  beforeReady?: (app: FastifyInstance) => void | Promise<void>;
+}
+
+/** The backend under test, for test names: "embedded" or "postgres". */
+export const backend = process.env.DATABASE_URL ? 'postgres' : 'embedded';
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const env: Record<string, string> = {
+    APP_ENV: 'test',
+    LOG_LEVEL: 'debug',
+    JWT_SECRET: TEST_JWT_SECRET,
+    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const logs = new LogCapture();
+  const logger = createLogger({ level: config.LOG_LEVEL, format: 'json', destination: logs });
+  const gateway = options.gateway ?? new SimulatedPaymentGateway();
+  const deps = await createDependencies(config, logger, { inMemory: true, attempts: 3, gateway });
+  const state: LifecycleState = { started: true, shuttingDown: false };
+  const app = await buildApp({ ...deps, state });
+  if (options.workers) {
+    await startOrderWorkers({ db: deps.db, jobs: deps.jobs, log: logger, settlement: app.settlement, sender: options.sender ?? logConfirmationSender });
+  }
+  await options.beforeReady?.(app);
+  await app.ready();
+  return {
+    app,
+    deps,
+    config,
+    logs,
+    gateway,
+    state,
+    async close() {
+      await app.close();
+      await deps.close();
+    },
+  };
+}
