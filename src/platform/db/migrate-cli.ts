@@ -1,0 +1,41 @@
+// `npm run migrate`: applies the committed migrations and installs pg-boss's schema, on
+// DATABASE_URL or on the embedded database in DATA_DIR, then exits. Startup runs the same
+// steps, so running this first is optional (useful as a deploy step or init container).
+import { ConfigError, loadConfig, loadDotEnv } from '../../config.ts';
+import { createLogger } from '../../observability/logging/logger.ts';
+import { queueDefinitions } from '../../modules/orders/orders.jobs.ts';
+import { JobQueue } from '../jobs/job-queue.ts';
+import { Database } from './database.ts';
+import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { runMigrations } from './migrations.ts';
+
+loadDotEnv();
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  throw error;
+}
+const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
+const embedded = config.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: `${config.DATA_DIR}/pgdata`, maxConnections: 8 });
+const url = config.DATABASE_URL ?? embedded!.url;
+const db = new Database({ url, poolSize: 2 });
+let exitCode = 0;
+try {
+  const applied = await runMigrations(db);
+  const jobs = new JobQueue({ url, maxConnections: 2, queues: queueDefinitions });
+  await jobs.start({ enqueueRole: 'app_user', grant: (sql) => db.query(sql) });
+  await jobs.stop();
+  logger.info({ applied, database: embedded ? 'embedded' : 'postgres' }, applied.length ? 'migrations_applied' : 'migrations_up_to_date');
+} catch (error) {
+  logger.error({ error }, 'migrations_failed');
+  exitCode = 1;
+} finally {
+  await db.close();
+  await embedded?.stop();
+}
+process.exit(exitCode);
