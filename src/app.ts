@@ -69,6 +69,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(docsPlugin, { version: packageJson.version });
 
   const state = deps.state ?? { started: true, shuttingDown: false };
+  // While draining, every answer closes its connection: keep-alive clients reconnect
+  // elsewhere and the server's close() is not held open by idle sockets.
+  app.addHook('onSend', async (_request, reply) => {
+    if (state.shuttingDown) void reply.header('connection', 'close');
+  });
   const checks: ReadinessCheck[] = [
     { name: 'database', check: () => deps.db.ping() },
     { name: 'redis', check: async () => (deps.cache.kind === 'memory' ? 'disabled' : deps.cache.ping()) },

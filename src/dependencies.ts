@@ -48,9 +48,13 @@ export async function retry<T>(what: string, attempts: number, log: AppLogger, f
 
 export async function createDependencies(config: Config, logger: AppLogger, options: DependencyOptions = {}): Promise<Dependencies> {
   const attempts = options.attempts ?? 8;
-  const closers: (() => Promise<void>)[] = [];
+  const closers: { name: string; close: () => Promise<void> }[] = [];
   const close = async () => {
-    for (const c of closers.reverse()) await c().catch((error: Error) => logger.error({ error }, 'dependency_close_failed'));
+    for (const c of closers.reverse()) {
+      logger.debug({ dependency: c.name }, 'dependency_closing');
+      await c.close().catch((error: Error) => logger.error({ dependency: c.name, error }, 'dependency_close_failed'));
+    }
+    closers.length = 0;
   };
 
   try {
@@ -62,13 +66,13 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
         // every pool's connections, plus room for pg-boss's and a psql of the operator's
         maxConnections: config.DATABASE_POOL_SIZE + JOB_POOL_SIZE + 5,
       });
-      closers.push(() => embedded!.stop());
+      closers.push({ name: 'embedded_database', close: () => embedded!.stop() });
       url = embedded.url;
       logger.info({ database: 'embedded', data_dir: options.inMemory ? 'memory' : config.DATA_DIR }, 'embedded_database_started');
     }
 
     const db = new Database({ url, poolSize: config.DATABASE_POOL_SIZE, onError: (error) => logger.warn({ error }, 'database_client_error') });
-    closers.push(() => db.close());
+    closers.push({ name: 'database_pool', close: () => db.close() });
     await retry('database', attempts, logger, () => db.ping());
     const applied = await runMigrations(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations_applied');
@@ -76,7 +80,7 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
     let cache: Cache;
     if (config.REDIS_URL) {
       const redis = new RedisCache(config.REDIS_URL, { onError: (error) => logger.warn({ error: error.message }, 'redis_error') });
-      closers.push(() => redis.close());
+      closers.push({ name: 'redis', close: () => redis.close() });
       await retry('redis', attempts, logger, async () => {
         if (redis.client.status === 'wait' || redis.client.status === 'end') await redis.connect();
         await redis.ping();
@@ -93,7 +97,7 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
       onError: (error) => logger.error({ error }, 'job_queue_error'),
     });
     await jobs.start({ enqueueRole: 'app_user', grant: (sql) => db.query(sql) });
-    closers.push(() => jobs.stop());
+    closers.push({ name: 'job_queue', close: () => jobs.stop() });
 
     const gateway =
       options.gateway ??
