@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (error) => crash(logger, error, 'unhandled_rejection'));
 
   if (config.jwtSecretGenerated) {
-    logger.warn('jwt_secret_generated: JWT_SECRET is not set; a random secret signs tokens until this process stops');
+    logger.warn({ detail: 'JWT_SECRET is not set; a random secret signs tokens until this process stops' }, 'jwt_secret_generated');
   }
 
   let deps;
@@ -46,7 +46,8 @@ async function main(): Promise<void> {
   if (config.WORKER_ENABLED) {
     await startOrderWorkers({ db: deps.db, jobs: deps.jobs, log: logger, settlement: app.settlement, sender: logConfirmationSender });
   }
-  await app.listen({ port: config.PORT, host: config.HOST });
+  // Fastify's own "Server listening at…" line is replaced by server_started below.
+  await app.listen({ port: config.PORT, host: config.HOST, listenTextResolver: () => 'server_listening' });
   state.started = true;
   logger.info({ url: `http://${config.HOST}:${config.PORT}`, app_env: config.APP_ENV, database: deps.embedded ? 'embedded' : 'postgres', cache: deps.cache.kind }, 'server_started');
 
