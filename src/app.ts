@@ -9,7 +9,8 @@ import { childLoggerFactory, genRequestId, RequestLogController } from './observ
 import type { Cache } from './platform/cache/cache.ts';
 import type { Database } from './platform/db/database.ts';
 import { docsPlugin } from './platform/http/docs.ts';
-import { registerErrorHandling } from './platform/http/error-handler.ts';
+import { frameworkErrorHandler, registerErrorHandling } from './platform/http/error-handler.ts';
+import { ajvOptions, schemaController } from './platform/http/validation.ts';
 import type { JobQueue } from './platform/jobs/job-queue.ts';
 import { AccessTokens } from './modules/auth/access-token.ts';
 import { authRoutes } from './modules/auth/auth.routes.ts';
@@ -52,11 +53,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
-    ajv: {
-      // Unknown body fields are rejected, not silently dropped: a client that sends
-      // tenant_id or role learns at once that it cannot set them.
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
-    },
+    ajv: ajvOptions,
+    schemaController,
+    // Errors raised before routing (a malformed URL escape, an over-long path parameter)
+    // get the contract's body and an x-request-id too.
+    frameworkErrors: frameworkErrorHandler,
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

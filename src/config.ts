@@ -6,8 +6,10 @@ import { existsSync } from 'node:fs';
 import Type, { type Static, type TSchema } from 'typebox';
 import Value from 'typebox/value';
 
-const LogLevel = Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map((l) => Type.Literal(l)));
-const Bool = Type.Boolean();
+// Options go into the constructors, never `{ ...Type.X(), default }`: a TypeBox schema's kind is a
+// non-enumerable property that a spread drops, and Value.Convert then leaves the string as is.
+const LogLevel = (options: { default: string }) =>
+  Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map((l) => Type.Literal(l)), options);
 const Url = (protocols: string[]) =>
   Type.String({ pattern: `^(${protocols.join('|')})://`, description: `a ${protocols.join(' or ')} URL` });
 
@@ -24,9 +26,9 @@ export const ConfigSchema = Type.Object({
   DATA_DIR: Type.String({ minLength: 1, default: './.data', description: 'where the embedded Postgres keeps its files' }),
   SLOW_QUERY_MS: Type.Integer({ minimum: 0, default: 1000 }),
   REDIS_URL: Type.Optional(Url(['redis', 'rediss'])),
-  LOG_LEVEL: { ...LogLevel, default: 'info' },
+  LOG_LEVEL: LogLevel({ default: 'info' }),
   LOG_FORMAT: Type.Union([Type.Literal('json'), Type.Literal('pretty')], { default: 'json' }),
-  METRICS_ENABLED: { ...Bool, default: true },
+  METRICS_ENABLED: Type.Boolean({ default: true }),
   METRICS_MAX_TENANTS: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
   SENTRY_DSN: Type.Optional(Url(['https', 'http'])),
   SENTRY_ENVIRONMENT: Type.Optional(Type.String()),
@@ -39,7 +41,7 @@ export const ConfigSchema = Type.Object({
   PAYMENT_SIMULATOR_LATENCY_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 0 }),
   PAYMENT_SIMULATOR_FAILURE_RATE: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
   ORDER_RECONCILE_AFTER_SECONDS: Type.Integer({ minimum: 1, default: 60, description: 'age at which a pending order is reconciled' }),
-  WORKER_ENABLED: { ...Bool, default: true, description: 'run the job worker in this process' },
+  WORKER_ENABLED: Type.Boolean({ default: true, description: 'run the job worker in this process' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000, description: 'hard deadline for a graceful stop' }),
 });
 
@@ -70,14 +72,24 @@ const describe = (schema: TSchema): string => {
   return s.description ?? 'a valid value';
 };
 
+const INTEGER = /^[+-]?\d+$/;
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+/** Value.Convert truncates "80.5" to 80 and reads "0x10" as 16; a numeric variable must be written as a plain number. */
+const numeralOk = (schema: TSchema, text: string): boolean => {
+  const type = (schema as { type?: string }).type;
+  return type === 'integer' ? INTEGER.test(text) : type === 'number' ? DECIMAL.test(text) : true;
+};
+
 /** Parses an environment into a frozen Config, or throws a ConfigError naming the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, unknown> = {};
   for (const [name, schema] of Object.entries(ConfigSchema.properties)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    const converted = Value.Convert(schema, value.trim());
-    if (!Value.Check(schema, converted)) {
+    const text = value.trim();
+    const converted = Value.Convert(schema, text);
+    if (!Value.Check(schema, converted) || !numeralOk(schema, text)) {
       // The value itself is not echoed: it may be a secret.
       throw new ConfigError(name, `must be ${describe(schema)}`);
     }

@@ -20,9 +20,12 @@ const backendEnv = {
   DATA_DIR: dataDir,
 };
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies of several shapes
+type Json = Record<string, any>;
+
 async function json(url: string, init?: RequestInit) {
   const res = await fetch(url, init);
-  return { status: res.status, body: (await res.json()) as Record<string, any>, headers: res.headers };
+  return { status: res.status, body: (await res.json()) as Json, headers: res.headers };
 }
 
 describe(`lifecycle of the server process (${backend})`, () => {

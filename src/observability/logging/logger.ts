@@ -2,7 +2,7 @@
 // (`timestamp`, lowercase `level`, snake_case `message`), secrets redacted at any depth.
 // Fastify uses it as its own logger, so `request.log` is a child of this one.
 import type { FastifyBaseLogger } from 'fastify';
-import pino, { type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from 'pino';
+import pino, { type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 import { redact } from './redact.ts';
 
@@ -48,8 +48,24 @@ export function loggerOptions(settings: Pick<LoggerSettings, 'level' | 'mixin'>)
 export function createLogger(settings: LoggerSettings): AppLogger {
   const options = loggerOptions(settings);
   if (settings.format === 'pretty') {
-    return pino(options, settings.destination ?? pretty({ colorize: true, messageKey: 'message', timestampKey: 'timestamp', sync: true }));
+    return redactChildBindings(
+      pino(options, settings.destination ?? pretty({ colorize: true, messageKey: 'message', timestampKey: 'timestamp', sync: true })),
+    );
   }
   // Synchronous stdout writes keep ordering and lose nothing on a crash; the bench measures the cost.
-  return pino(options, settings.destination ?? pino.destination({ dest: 1, sync: true }));
+  return redactChildBindings(pino(options, settings.destination ?? pino.destination({ dest: 1, sync: true })));
+}
+
+/**
+ * pino applies `formatters.bindings` to the root logger's bindings only: a child's bindings
+ * (request context, or a header bound by mistake) are written as given. Every child of this
+ * logger, at any depth, inherits this `child`, so its bindings are redacted too.
+ */
+function redactChildBindings(logger: AppLogger): AppLogger {
+  const child = logger.child as (this: unknown, bindings: Bindings, options?: ChildLoggerOptions) => unknown;
+  const redactingChild = function (this: unknown, bindings: Bindings, childOptions?: ChildLoggerOptions) {
+    return child.call(this, redact(bindings) as Bindings, childOptions);
+  };
+  Object.defineProperty(logger, 'child', { value: redactingChild, writable: true, configurable: true });
+  return logger;
 }

@@ -3,6 +3,7 @@
 // own client errors (validation, body size, bad JSON…) reach the caller with their text;
 // anything else is a 500 whose body says nothing about the cause.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import pg from 'pg';
 import { AppError, type ErrorDetail } from './app-error.ts';
 
 export interface ErrorBody {
@@ -21,8 +22,25 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; mess
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_request', message: 'Content-Length does not match the body' },
   FST_ERR_CTP_INVALID_TYPE: { status: 400, code: 'invalid_request', message: 'Invalid content type' },
   FST_ERR_BAD_URL: { status: 400, code: 'invalid_request', message: 'Malformed URL' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'uri_too_long', message: 'A path parameter is too long' },
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'invalid_request', message: 'Invalid request' },
 };
+
+/**
+ * Postgres data exceptions that a request's own values cause when the schema let them
+ * through: text that is not a valid uuid or integer for the column (ajv accepts
+ * "urn:uuid:…" as a uuid and coerces "Infinity" to a number), a NUL byte in text, a number
+ * out of the column's range. They are the caller's fault: 400, never a 500.
+ */
+const PG_INPUT_ERRORS = new Set([
+  '22P02', // invalid_text_representation
+  '22021', // character_not_in_repertoire (NUL bytes)
+  '22P05', // untranslatable_character
+  '22003', // numeric_value_out_of_range
+  '22001', // string_data_right_truncation
+  '22007', // invalid_datetime_format
+  '22008', // datetime_field_overflow
+]);
 
 export function errorBody(request: FastifyRequest, code: string, message: string, details?: ErrorDetail[]): ErrorBody {
   return details ? { error: code, message, request_id: request.id, details } : { error: code, message, request_id: request.id };
@@ -56,6 +74,9 @@ export function classify(error: FastifyError | AppError | Error): { status: numb
   if (fe.statusCode === 400 && (error instanceof SyntaxError || /prototype|constructor/i.test(error.message))) {
     return { status: 400, body: { error: 'invalid_json', message: 'Body is not valid JSON or contains forbidden keys' } };
   }
+  if (error instanceof pg.DatabaseError && error.code && PG_INPUT_ERRORS.has(error.code)) {
+    return { status: 400, body: { error: 'invalid_value', message: 'A value in the request is not valid for this field' } };
+  }
   if (fe.statusCode === 429) {
     return { status: 429, body: { error: 'too_many_requests', message: 'Too many requests' } };
   }
@@ -65,10 +86,22 @@ export function classify(error: FastifyError | AppError | Error): { status: numb
   return { status: 500, body: { error: 'internal_server_error', message: 'Internal server error' } };
 }
 
+/**
+ * For Fastify's `frameworkErrors` option. Errors raised before routing (a malformed
+ * percent-escape in the URL, a path parameter over maxParamLength) skip the error handler
+ * and the onRequest hooks; without this they answer Fastify's own body and no x-request-id.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const { status, body } = classify(error);
+  request.log.info({ error_code: body.error, reason: error.message }, 'request_rejected');
+  return reply.code(status).header('x-request-id', request.id).send({ ...body, request_id: request.id });
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body, headers } = classify(error);
     if (status >= 500) request.log.error({ error }, 'request_failed');
+    else if (error instanceof pg.DatabaseError) request.log.warn({ error_code: body.error, sqlstate: error.code, reason: error.message }, 'request_rejected');
     else if (!(error instanceof AppError)) request.log.info({ error_code: body.error, reason: error.message }, 'request_rejected');
     if (headers) void reply.headers(headers);
     return reply.code(status).send({ ...body, request_id: request.id });
