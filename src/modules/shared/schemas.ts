@@ -1,7 +1,10 @@
 // Schemas shared by every module: the error body, ids, pagination.
 import Type, { type TSchema } from 'typebox';
 
-export const Uuid = Type.String({ format: 'uuid', description: 'UUID' });
+// The pattern as well as the format: ajv's uuid format also accepts a `urn:uuid:` prefix, which Postgres does not.
+const uuid = (description = 'UUID') =>
+  Type.String({ format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description });
+export const Uuid = uuid();
 export const Timestamp = Type.String({ format: 'date-time' });
 
 export const ErrorResponse = Type.Object(
@@ -24,7 +27,7 @@ export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false 
 export const ListQuery = Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    cursor: Type.Optional(Type.String({ format: 'uuid', description: 'next_cursor of the previous page' })),
+    cursor: Type.Optional(uuid('next_cursor of the previous page')),
   },
   { additionalProperties: false },
 );
