@@ -3,6 +3,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.ts';
+import { httpServerSpans } from './observability/tracing/http-server-spans.ts';
 import { healthRoutes, type LifecycleState, type ReadinessCheck } from './observability/health/health.routes.ts';
 import type { AppLogger } from './observability/logging/logger.ts';
 import { childLoggerFactory, genRequestId, RequestLogController } from './observability/logging/request-logging.ts';
@@ -37,6 +38,8 @@ export interface AppDeps {
   gateway: PaymentGateway;
   /** Shared with main.ts: startup flips `started`, SIGTERM flips `shuttingDown`. */
   state?: LifecycleState;
+  /** Make a server span per request (false when the OpenTelemetry SDK is not running). */
+  tracing?: boolean;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -62,6 +65,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('auth', null);
+  // First, so its onRoute hook sees (and wraps) every route registered after it.
+  if (deps.tracing) await app.register(httpServerSpans);
   app.addSchema(ErrorResponse);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);

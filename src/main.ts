@@ -7,6 +7,8 @@ import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.ts';
 import { createDependencies } from './dependencies.ts';
 import type { LifecycleState } from './observability/health/health.routes.ts';
 import { createLogger, type AppLogger } from './observability/logging/logger.ts';
+import { traceLogMixin } from './observability/tracing/log-correlation.ts';
+import { tracingRuntime } from './observability/tracing/sdk.ts';
 import { logConfirmationSender, startOrderWorkers } from './modules/orders/orders.jobs.ts';
 
 function configOrExit(): Config {
@@ -25,7 +27,8 @@ function configOrExit(): Config {
 
 async function main(): Promise<void> {
   const config = configOrExit();
-  const logger: AppLogger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
+  const tracing = tracingRuntime();
+  const logger: AppLogger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, mixin: traceLogMixin });
   const state: LifecycleState = { started: false, shuttingDown: false };
   process.on('uncaughtException', (error) => crash(logger, error, 'uncaught_exception'));
   process.on('unhandledRejection', (error) => crash(logger, error, 'unhandled_rejection'));
@@ -42,14 +45,23 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const app = await buildApp({ ...deps, state });
+  const app = await buildApp({ ...deps, state, tracing: tracing.enabled });
   if (config.WORKER_ENABLED) {
     await startOrderWorkers({ db: deps.db, jobs: deps.jobs, log: logger, settlement: app.settlement, sender: logConfirmationSender });
   }
   // Fastify's own "Server listening at…" line is replaced by server_started below.
   await app.listen({ port: config.PORT, host: config.HOST, listenTextResolver: () => 'server_listening' });
   state.started = true;
-  logger.info({ url: `http://${config.HOST}:${config.PORT}`, app_env: config.APP_ENV, database: deps.embedded ? 'embedded' : 'postgres', cache: deps.cache.kind }, 'server_started');
+  logger.info(
+    {
+      url: `http://${config.HOST}:${config.PORT}`,
+      app_env: config.APP_ENV,
+      database: deps.embedded ? 'embedded' : 'postgres',
+      cache: deps.cache.kind,
+      tracing: tracing.enabled ? (tracing.exporters.join(',') || 'no exporter') : 'disabled',
+    },
+    'server_started',
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -65,6 +77,7 @@ async function main(): Promise<void> {
     try {
       await app.close(); // stops accepting, waits for in-flight requests
       await deps.close(); // workers, pools, embedded database
+      await tracing.shutdown(); // exports every buffered span
       logger.info('shutdown_complete');
       clearTimeout(deadline);
       process.exit(0);

@@ -18,8 +18,8 @@ export interface LoggerSettings {
   format: 'json' | 'pretty';
   /** Where lines go; stdout by default. Tests pass a stream to read them back. */
   destination?: DestinationStream;
-  /** Extra fields on every line (a mixin, e.g. trace ids from the active span). */
-  mixin?: () => Record<string, unknown>;
+  /** Extra fields on every line (a pino mixin, e.g. trace ids from the active span). */
+  mixin?: (mergeObject: object, level: number, logger: object) => Record<string, unknown>;
 }
 
 export function loggerOptions(settings: Pick<LoggerSettings, 'level' | 'mixin'>): LoggerOptions<'critical'> {

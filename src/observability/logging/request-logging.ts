@@ -52,7 +52,8 @@ export class RequestLogController extends LogController {
   }
 }
 
-/** Adds tenant and user ids to every later line of this request. */
+/** Adds tenant and user ids to every later line of this request, and to its server span. */
 export function bindRequestIdentity(request: FastifyRequest, ids: { tenant_id: string; user_id?: string }): void {
   request.log = request.log.child(ids);
+  request.otelSpan?.setAttributes({ 'tenant.id': ids.tenant_id, ...(ids.user_id ? { 'user.id': ids.user_id } : {}) });
 }

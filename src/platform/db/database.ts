@@ -4,6 +4,7 @@
 // same client is handed to the callback, so nothing in it ever waits on a second connection
 // (which would deadlock the embedded backend, whose transactions run one at a time).
 import pg from 'pg';
+import { connectionAttributes, tracedQuery, type ConnectionAttributes } from './traced-query.ts';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -28,6 +29,7 @@ export interface TenantContext {
 
 export class Database {
   readonly pool: pg.Pool;
+  private readonly connection: ConnectionAttributes;
 
   constructor(options: DatabaseOptions) {
     this.pool = new pg.Pool({
@@ -38,12 +40,13 @@ export class Database {
       ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
       application_name: 'glassbox',
     });
+    this.connection = connectionAttributes(options.url);
     // An idle client's error (server restart) must not crash the process; the pool drops it.
     this.pool.on('error', (error) => options.onError?.(error));
   }
 
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-    return this.pool.query<R>(text, values);
+    return tracedQuery<R>(this.pool, this.connection, text, values);
   }
 
   /** Runs `fn` in a transaction as `app_user` with the tenant set for row-level security. */
@@ -65,15 +68,18 @@ export class Database {
 
   private async transaction<T>(setup: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    const connection = this.connection;
+    // Every statement of the transaction, the setup and COMMIT included, gets its span.
+    const tx: Queryable = { query: ((text: string, values?: unknown[]) => tracedQuery(client, connection, text, values)) as Queryable['query'] };
     let broken: Error | undefined;
     try {
-      await client.query(setup);
-      const result = await fn(client);
-      await client.query('COMMIT');
+      await tx.query(setup);
+      const result = await fn(tx);
+      await tx.query('COMMIT');
       return result;
     } catch (error) {
       try {
-        await client.query('ROLLBACK');
+        await tx.query('ROLLBACK');
       } catch (rollbackError) {
         broken = rollbackError as Error; // the connection is unusable: destroy it on release
       }

@@ -2,7 +2,11 @@
 // enqueued inside the business transaction: when that transaction rolls back, the job was
 // never sent. Queues are declared up front with their retry policy.
 import { PgBoss, type Job, type QueueOptions } from 'pg-boss';
+import { extractContext, injectContext, SpanKind, withSpan } from '../../observability/tracing/tracer.ts';
 import type { Queryable } from '../db/database.ts';
+
+/** Where a job's data carries the trace context of the code that enqueued it. */
+export const TRACE_FIELD = '_trace';
 
 export interface QueueDefinition {
   name: string;
@@ -62,18 +66,41 @@ export class JobQueue {
 
   async send<T extends object>(name: string, data: T, options: SendOptions = {}): Promise<string | null> {
     const tx = options.tx;
-    return this.boss.send(name, data, {
+    // The enqueuing span's context travels in the job, so the worker's span continues its trace.
+    const carrier = injectContext();
+    const payload = Object.keys(carrier).length > 0 ? { ...data, [TRACE_FIELD]: carrier } : data;
+    return this.boss.send(name, payload, {
       ...(options.startAfterSeconds !== undefined ? { startAfter: options.startAfterSeconds } : {}),
       ...(options.singletonKey !== undefined ? { singletonKey: options.singletonKey } : {}),
       ...(tx ? { db: { executeSql: (text: string, values?: unknown[]) => tx.query(text, values) } } : {}),
     });
   }
 
-  /** Runs `handler` for each job of `name`; a thrown error fails the attempt and pg-boss retries it. */
+  /**
+   * Runs `handler` for each job of `name` inside a CONSUMER span parented to the span that
+   * enqueued it; a thrown error fails the attempt (recorded on the span) and pg-boss retries it.
+   */
   async work<T extends object>(name: string, handler: JobHandler<T>, options: { pollingIntervalSeconds?: number } = {}): Promise<void> {
     await this.boss.work<T>(name, { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1, batchSize: 1 }, async (jobs) => {
-      for (const job of jobs) await handler(job.data, job);
+      for (const job of jobs) await this.runTraced(name, job, handler);
     });
+  }
+
+  private runTraced<T extends object>(name: string, job: Job<T>, handler: JobHandler<T>): Promise<void> {
+    const carrier = (job.data as Record<string, unknown>)[TRACE_FIELD] as Record<string, unknown> | undefined;
+    return withSpan(
+      `process ${name}`,
+      {
+        'messaging.system': 'pg-boss',
+        'messaging.operation.type': 'process',
+        'messaging.operation.name': 'process',
+        'messaging.destination.name': name,
+        'messaging.message.id': job.id,
+        'job.retry_count': job.retryCount,
+      },
+      () => handler(job.data, job),
+      { kind: SpanKind.CONSUMER, parent: extractContext(carrier), allowRoot: true },
+    );
   }
 
   async stop(timeoutMs = 5000): Promise<void> {

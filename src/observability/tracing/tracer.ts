@@ -1,0 +1,99 @@
+// The small tracing API the rest of the code uses, so no module imports the SDK:
+// `withSpan` for manual spans, helpers for trace context in logs, SQL comments and job data.
+//
+// The rule that keeps unsampled requests cheap: a child span is only created under a
+// *recording* parent. An unsampled request (or OTEL_SDK_DISABLED) makes no span objects
+// and switches no context; its code runs as if tracing did not exist.
+import {
+  INVALID_SPAN_CONTEXT,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
+import packageJson from '../../../package.json' with { type: 'json' };
+
+export { SpanKind, type Attributes, type Context, type Span } from '@opentelemetry/api';
+
+export const tracer = trace.getTracer('glassbox', packageJson.version);
+
+/** Handed to `withSpan` callbacks when nothing records: every method is a no-op. */
+const NOOP_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/** The active span when it records, else undefined. */
+export function recordingSpan(ctx: Context = context.active()): Span | undefined {
+  const span = trace.getSpan(ctx);
+  return span?.isRecording() ? span : undefined;
+}
+
+/** Marks a span failed with the exception recorded (message and type; the stack stays in the logs). */
+export function recordFailure(span: Span, error: unknown): void {
+  const err = error instanceof Error ? error : new Error(String(error));
+  span.recordException({ name: err.name, message: err.message });
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err.message.slice(0, 200) });
+  span.setAttribute('error.type', (err as { code?: string }).code ?? err.name);
+}
+
+export interface SpanOptions {
+  kind?: SpanKind;
+  /** An explicit parent (jobs); defaults to the active context. */
+  parent?: Context;
+  /** Start a span even without a recording parent (a job with no traced producer): the sampler decides. */
+  allowRoot?: boolean;
+}
+
+/**
+ * Runs `fn` inside a child span of the active one; records a thrown error and rethrows.
+ * Without a recording parent it just runs `fn` (with a non-recording span).
+ */
+export async function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>, options: SpanOptions = {}): Promise<T> {
+  const parent = options.parent ?? context.active();
+  if (!options.allowRoot && !recordingSpan(parent)) return fn(NOOP_SPAN);
+  const span = tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes }, parent);
+  try {
+    return await context.with(trace.setSpan(parent, span), fn, undefined, span);
+  } catch (error) {
+    recordFailure(span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/** Sets attributes on the active span when it records (e.g. tenant.id once known). */
+export function setActiveAttributes(attributes: Attributes): void {
+  recordingSpan()?.setAttributes(attributes);
+}
+
+/** trace_id and span_id of the active recording span, for log lines. */
+export function activeTraceIds(): { trace_id: string; span_id: string } | undefined {
+  const span = recordingSpan();
+  if (!span) return undefined;
+  const sc = span.spanContext();
+  return { trace_id: sc.traceId, span_id: sc.spanId };
+}
+
+/** The W3C traceparent of a span. */
+export function traceparentOf(span: Span): string {
+  const sc = span.spanContext();
+  return `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & 1).toString(16)}`;
+}
+
+/** Trace context to carry in a message (job data); empty when nothing records. */
+export function injectContext(ctx: Context = context.active()): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  if (recordingSpan(ctx)) propagation.inject(ctx, carrier);
+  return carrier;
+}
+
+/** The context a carrier (headers, job data) describes, or the root context. */
+export function extractContext(carrier: Record<string, unknown> | undefined): Context {
+  return carrier ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
+}
+
+export { context as otelContext };

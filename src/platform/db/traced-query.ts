@@ -1,0 +1,83 @@
+// A CLIENT span per SQL query, written for our two query paths (the pool and the tenant
+// transaction's client) instead of instrumentation-pg, whose pool.connect path parents
+// queued queries to the wrong request under pool exhaustion (see STACK.md). The span is
+// made only under a recording parent, so unsampled requests and background noise cost
+// nothing. The SQL sent carries the span's W3C traceparent as a sqlcommenter comment, so a
+// slow query in pg_stat_activity or the server log leads back to its trace.
+import type pg from 'pg';
+import { recordFailure, recordingSpan, SpanKind, traceparentOf, tracer, type Attributes } from '../../observability/tracing/tracer.ts';
+
+export interface QueryTarget {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+export interface ConnectionAttributes {
+  database: string;
+  host: string;
+  port: number;
+}
+
+interface Summary {
+  name: string;
+  operation: string;
+  collection: string | undefined;
+}
+
+const TABLE = /\b(?:FROM|INTO|UPDATE|JOIN)\s+("?[\w.]+"?)/i;
+const summaries = new Map<string, Summary>();
+
+/** `SELECT products`, `INSERT orders`, `BEGIN`: the operation and first table, per the DB semantic conventions. */
+export function summarize(text: string): Summary {
+  let summary = summaries.get(text);
+  if (summary) return summary;
+  const operation = (/^\s*(\w+)/.exec(text)?.[1] ?? 'QUERY').toUpperCase();
+  const collection = operation === 'BEGIN' || operation === 'COMMIT' || operation === 'ROLLBACK' ? undefined : TABLE.exec(text)?.[1]?.replaceAll('"', '');
+  summary = { name: collection ? `${operation} ${collection}` : operation, operation, collection };
+  // Query texts are constants of the code, so this stays small; the bound is a safety net.
+  if (summaries.size < 2000) summaries.set(text, summary);
+  return summary;
+}
+
+export function tracedQuery<R extends pg.QueryResultRow>(
+  target: QueryTarget,
+  connection: ConnectionAttributes,
+  text: string,
+  values?: unknown[],
+): Promise<pg.QueryResult<R>> {
+  if (!recordingSpan()) return target.query<R>(text, values);
+  const summary = summarize(text);
+  const attributes: Attributes = {
+    'db.system.name': 'postgresql',
+    'db.namespace': connection.database,
+    'db.operation.name': summary.operation,
+    'db.query.text': text.length > 2000 ? `${text.slice(0, 2000)}…` : text,
+    'server.address': connection.host,
+    'server.port': connection.port,
+  };
+  if (summary.collection) attributes['db.collection.name'] = summary.collection;
+  const span = tracer.startSpan(summary.name, { kind: SpanKind.CLIENT, attributes });
+  return target.query<R>(`${text} /*traceparent='${traceparentOf(span)}'*/`, values).then(
+    (result) => {
+      if (typeof result.rowCount === 'number') span.setAttribute('db.response.returned_rows', result.rowCount);
+      span.end();
+      return result;
+    },
+    (error: unknown) => {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string') span.setAttribute('db.response.status_code', code);
+      recordFailure(span, error);
+      span.end();
+      throw error;
+    },
+  );
+}
+
+/** Host, port and database of a connection string, for span attributes. */
+export function connectionAttributes(url: string): ConnectionAttributes {
+  try {
+    const u = new URL(url);
+    return { database: decodeURIComponent(u.pathname.slice(1)) || 'postgres', host: u.hostname, port: Number(u.port) || 5432 };
+  } catch {
+    return { database: 'postgres', host: 'unknown', port: 5432 };
+  }
+}
