@@ -7,6 +7,7 @@ import { buildApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createDependencies, type Dependencies } from '../../src/dependencies.ts';
 import { createLogger } from '../../src/observability/logging/logger.ts';
+import { traceLogMixin } from '../../src/observability/tracing/log-correlation.ts';
 import type { LifecycleState } from '../../src/observability/health/health.routes.ts';
 import { logConfirmationSender, startOrderWorkers, type ConfirmationSender } from '../../src/modules/orders/orders.jobs.ts';
 import type { PaymentGateway } from '../../src/modules/payments/payment-gateway.ts';
@@ -47,6 +48,8 @@ export interface TestAppOptions {
   /** Start the pg-boss workers (confirmation, reconcile) as main.ts does. */
   workers?: boolean;
   sender?: ConfirmationSender;
+  /** Make server spans (call startTestTracing() first to collect them). */
+  tracing?: boolean;
   /** Called before `app.ready()`: register extra routes (e.g. one that fails on purpose). */
   beforeReady?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -65,11 +68,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   };
   const config = loadConfig(env);
   const logs = new LogCapture();
-  const logger = createLogger({ level: config.LOG_LEVEL, format: 'json', destination: logs });
+  const logger = createLogger({ level: config.LOG_LEVEL, format: 'json', destination: logs, mixin: traceLogMixin });
   const gateway = options.gateway ?? new SimulatedPaymentGateway();
   const deps = await createDependencies(config, logger, { inMemory: true, attempts: 3, gateway });
   const state: LifecycleState = { started: true, shuttingDown: false };
-  const app = await buildApp({ ...deps, state });
+  const app = await buildApp({ ...deps, state, tracing: options.tracing ?? false });
   if (options.workers) {
     await startOrderWorkers({ db: deps.db, jobs: deps.jobs, log: logger, settlement: app.settlement, sender: options.sender ?? logConfirmationSender });
   }

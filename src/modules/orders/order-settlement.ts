@@ -5,6 +5,7 @@
 // Why it cannot charge twice: the charge's idempotency key is the order id, and the
 // outcome is written under a row lock only while the order is still pending.
 import type { Logger } from '../../observability/logging/logger.ts';
+import { withSpan } from '../../observability/tracing/tracer.ts';
 import type { Database, Queryable } from '../../platform/db/database.ts';
 import type { JobQueue } from '../../platform/jobs/job-queue.ts';
 import type { ChargeResult, PaymentGateway } from '../payments/payment-gateway.ts';
@@ -35,12 +36,17 @@ export interface SettlementDeps {
 }
 
 export function orderSettlement(deps: SettlementDeps) {
-  async function charge(order: PendingOrder): Promise<ChargeResult> {
-    return deps.gateway.charge({
-      idempotencyKey: order.id,
-      amountCents: order.total_cents,
-      currency: order.currency,
-      paymentMethod: order.payment_method,
+  function charge(order: PendingOrder): Promise<ChargeResult> {
+    const attributes = { 'order.id': order.id, 'payment.provider': deps.gateway.provider, 'payment.amount_cents': order.total_cents };
+    return withSpan('charge_payment', attributes, async (span) => {
+      const result = await deps.gateway.charge({
+        idempotencyKey: order.id,
+        amountCents: order.total_cents,
+        currency: order.currency,
+        paymentMethod: order.payment_method,
+      });
+      span.setAttributes({ 'payment.outcome': result.status, ...(result.status === 'declined' ? { 'payment.decline_reason': result.reason } : {}) });
+      return result;
     });
   }
 
@@ -70,8 +76,11 @@ export function orderSettlement(deps: SettlementDeps) {
     });
   }
 
+  /** Enqueued in the settling transaction; the job's span continues this one's trace. */
   function enqueueConfirmation(tx: Queryable, job: OrderConfirmationJob) {
-    return deps.jobs.send(QUEUES.orderConfirmation, job, { tx, singletonKey: job.order_id });
+    return withSpan('send_confirmation', { 'order.id': job.order_id, 'messaging.destination.name': QUEUES.orderConfirmation }, () =>
+      deps.jobs.send(QUEUES.orderConfirmation, job, { tx, singletonKey: job.order_id }),
+    );
   }
 
   return {

@@ -7,7 +7,8 @@
 // A crash between 1 and 3 leaves a pending order; the reconcile job settles it later.
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../observability/logging/logger.ts';
-import type { Database } from '../../platform/db/database.ts';
+import { withSpan, type Span } from '../../observability/tracing/tracer.ts';
+import type { Database, Queryable } from '../../platform/db/database.ts';
 import { uuidv7 } from '../../platform/db/ids.ts';
 import type { JobQueue } from '../../platform/jobs/job-queue.ts';
 import { AppError, conflict, notFound, serviceUnavailable } from '../../platform/http/app-error.ts';
@@ -39,6 +40,24 @@ function mergeItems(items: CreateOrderBody['items']): Map<string, number> {
   return merged;
 }
 
+/** Locks the ordered products and checks they exist and are in stock; throws 404 or 409 otherwise. */
+async function validateInventory(tx: Queryable, wanted: Map<string, number>, ids: string[]) {
+  const products = await productsRepository.lockForOrder(tx, ids);
+  if (products.length !== ids.length) {
+    const missing = ids.filter((id) => !products.some((p) => p.id === id));
+    throw new AppError(404, 'not_found', 'Product not found', { details: missing.map((id) => ({ field: 'items.product_id', message: `product ${id} not found` })) });
+  }
+  const short = products.filter((p) => p.stock < wanted.get(p.id)!);
+  if (short.length > 0) {
+    throw conflict(
+      'insufficient_stock',
+      'Not enough stock for this order',
+      short.map((p) => ({ field: 'items.quantity', message: `product ${p.id} has ${p.stock} in stock`, product_id: p.id, available: p.stock })),
+    );
+  }
+  return products;
+}
+
 export interface OrdersDeps {
   db: Database;
   jobs: JobQueue;
@@ -64,19 +83,7 @@ export function ordersService(deps: OrdersDeps) {
 
       const wanted = mergeItems(body.items);
       const ids = [...wanted.keys()];
-      const products = await productsRepository.lockForOrder(tx, ids);
-      if (products.length !== ids.length) {
-        const missing = ids.filter((id) => !products.some((p) => p.id === id));
-        throw new AppError(404, 'not_found', 'Product not found', { details: missing.map((id) => ({ field: 'items.product_id', message: `product ${id} not found` })) });
-      }
-      const short = products.filter((p) => p.stock < wanted.get(p.id)!);
-      if (short.length > 0) {
-        throw conflict(
-          'insufficient_stock',
-          'Not enough stock for this order',
-          short.map((p) => ({ field: 'items.quantity', message: `product ${p.id} has ${p.stock} in stock`, product_id: p.id, available: p.stock })),
-        );
-      }
+      const products = await withSpan('validate_inventory', { 'order.line_count': ids.length }, () => validateInventory(tx, wanted, ids));
       const items: OrderItemInput[] = products.map((p) => ({ productId: p.id, name: p.name, quantity: wanted.get(p.id)!, unitPriceCents: p.price_cents }));
       const totalCents = items.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0);
       if (!Number.isSafeInteger(totalCents) || totalCents > 2_147_483_647) {
@@ -106,34 +113,43 @@ export function ordersService(deps: OrdersDeps) {
     });
   }
 
+  async function processOrder(auth: AccessClaims, key: string, body: CreateOrderBody, requestId: string, log: Logger, span: Span) {
+    const reserved = await reserve(auth, key, body, requestId);
+    if (reserved.replay) {
+      log.info({ idempotency_key_reused: true, status_code: reserved.replay.statusCode }, 'order_replayed');
+      return { ...reserved.replay, replayed: true };
+    }
+    const { orderId } = reserved;
+    span.setAttribute('order.id', orderId);
+    log.info({ order_id: orderId }, 'order_created');
+    const order = await deps.db.withTenant(auth.tenant_id, (tx) => ordersRepository.findForCharge(tx, orderId));
+    if (!order) throw new Error('order vanished after reservation');
+    let result;
+    try {
+      result = await deps.settlement.charge(order);
+    } catch (error) {
+      if (error instanceof PaymentGatewayUnavailableError) {
+        log.error({ order_id: orderId, error }, 'payment_gateway_unavailable');
+        throw serviceUnavailable('payment_gateway_unavailable', 'The payment provider is unavailable; the order will be settled automatically');
+      }
+      throw error;
+    }
+    const stored = await deps.settlement.record(auth.tenant_id, orderId, result, log);
+    if (stored) return { ...stored, replayed: false };
+    // The reconciler settled it first: answer what it stored.
+    const record = await deps.db.withTenant(auth.tenant_id, (tx) => idempotencyRepository.findByOrder(tx, orderId));
+    if (!record?.response_body || record.response_status === null) throw new Error('settled order has no stored response');
+    return { statusCode: record.response_status, body: record.response_body, replayed: false };
+  }
+
   return {
-    /** Returns the answer to send, as stored for replays. */
-    async create(auth: AccessClaims, key: string, body: CreateOrderBody, requestId: string, log: Logger): Promise<StoredResponse & { replayed: boolean }> {
-      const reserved = await reserve(auth, key, body, requestId);
-      if (reserved.replay) {
-        log.info({ idempotency_key_reused: true, status_code: reserved.replay.statusCode }, 'order_replayed');
-        return { ...reserved.replay, replayed: true };
-      }
-      const { orderId } = reserved;
-      log.info({ order_id: orderId }, 'order_created');
-      const order = await deps.db.withTenant(auth.tenant_id, (tx) => ordersRepository.findForCharge(tx, orderId));
-      if (!order) throw new Error('order vanished after reservation');
-      let result;
-      try {
-        result = await deps.settlement.charge(order);
-      } catch (error) {
-        if (error instanceof PaymentGatewayUnavailableError) {
-          log.error({ order_id: orderId, error }, 'payment_gateway_unavailable');
-          throw serviceUnavailable('payment_gateway_unavailable', 'The payment provider is unavailable; the order will be settled automatically');
-        }
-        throw error;
-      }
-      const stored = await deps.settlement.record(auth.tenant_id, orderId, result, log);
-      if (stored) return { ...stored, replayed: false };
-      // The reconciler settled it first: answer what it stored.
-      const record = await deps.db.withTenant(auth.tenant_id, (tx) => idempotencyRepository.findByOrder(tx, orderId));
-      if (!record?.response_body || record.response_status === null) throw new Error('settled order has no stored response');
-      return { statusCode: record.response_status, body: record.response_body, replayed: false };
+    /** Returns the answer to send, as stored for replays. Traced as `process_order`. */
+    create(auth: AccessClaims, key: string, body: CreateOrderBody, requestId: string, log: Logger): Promise<StoredResponse & { replayed: boolean }> {
+      return withSpan('process_order', { 'tenant.id': auth.tenant_id, 'order.line_count': body.items.length }, async (span) => {
+        const result = await processOrder(auth, key, body, requestId, log, span);
+        span.setAttributes({ 'http.response.status_code': result.statusCode, 'order.replayed': result.replayed });
+        return result;
+      });
     },
 
     async get(auth: AccessClaims, id: string) {
