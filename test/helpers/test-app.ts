@@ -11,7 +11,6 @@ import { traceLogMixin } from '../../src/observability/tracing/log-correlation.t
 import type { LifecycleState } from '../../src/observability/health/health.routes.ts';
 import { logConfirmationSender, startOrderWorkers, type ConfirmationSender } from '../../src/modules/orders/orders.jobs.ts';
 import type { PaymentGateway } from '../../src/modules/payments/payment-gateway.ts';
-import { SimulatedPaymentGateway } from '../../src/modules/payments/simulated-gateway.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-0123456789';
 
@@ -69,8 +68,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const config = loadConfig(env);
   const logs = new LogCapture();
   const logger = createLogger({ level: config.LOG_LEVEL, format: 'json', destination: logs, mixin: traceLogMixin });
-  const gateway = options.gateway ?? new SimulatedPaymentGateway();
-  const deps = await createDependencies(config, logger, { inMemory: true, attempts: 3, gateway });
+  // Without a gateway of the test's own, the configuration chooses (simulator or PAYMENT_GATEWAY_URL).
+  const deps = await createDependencies(config, logger, { inMemory: true, attempts: 3, ...(options.gateway ? { gateway: options.gateway } : {}) });
+  const gateway = deps.gateway;
   const state: LifecycleState = { started: true, shuttingDown: false };
   const app = await buildApp({ ...deps, state, tracing: options.tracing ?? false });
   if (options.workers) {

@@ -1,7 +1,7 @@
 // Background jobs on pg-boss, in the same Postgres as the business data, so a job can be
 // enqueued inside the business transaction: when that transaction rolls back, the job was
 // never sent. Queues are declared up front with their retry policy.
-import { PgBoss, type Job, type QueueOptions } from 'pg-boss';
+import { PgBoss, type Job, type JobResult, type QueueOptions } from 'pg-boss';
 import { extractContext, injectContext, SpanKind, withSpan } from '../../observability/tracing/tracer.ts';
 import type { Queryable } from '../db/database.ts';
 
@@ -23,6 +23,7 @@ export interface SendOptions {
 
 /** pg-boss's default schema. */
 const SCHEMA = 'pgboss';
+const GRANT_LOCK_ID = 727_274_002; // arbitrary, fixed: "glassbox job grants"
 
 export type JobHandler<T> = (data: T, job: Job<T>) => Promise<void>;
 
@@ -54,11 +55,15 @@ export class JobQueue {
     for (const q of this.queues) await this.boss.createQueue(q.name, q.options ?? {});
     if (options.enqueueRole && options.grant) {
       const role = `"${options.enqueueRole.replaceAll('"', '""')}"`;
+      // Serialized by a transaction-scoped advisory lock: concurrent GRANTs on the same objects
+      // (several replicas starting at once) fail with "tuple concurrently updated".
       await options.grant(
-        `GRANT USAGE ON SCHEMA ${SCHEMA} TO ${role};
+        `BEGIN; SELECT pg_advisory_xact_lock(${GRANT_LOCK_ID});
+         GRANT USAGE ON SCHEMA ${SCHEMA} TO ${role};
          GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA ${SCHEMA} TO ${role};
          GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${SCHEMA} TO ${role};
-         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${SCHEMA} TO ${role}`,
+         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${SCHEMA} TO ${role};
+         COMMIT`,
       );
     }
     this.started = true;
@@ -81,9 +86,25 @@ export class JobQueue {
    * enqueued it; a thrown error fails the attempt (recorded on the span) and pg-boss retries it.
    */
   async work<T extends object>(name: string, handler: JobHandler<T>, options: { pollingIntervalSeconds?: number } = {}): Promise<void> {
-    await this.boss.work<T>(name, { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1, batchSize: 1 }, async (jobs) => {
-      for (const job of jobs) await this.runTraced(name, job, handler);
-    });
+    // Up to 10 jobs a fetch, fetched again at once while batches come back full, so a backlog
+    // drains at the handler's pace instead of one job per poll. Each job is settled on its
+    // own (perJobResults): one failing job is retried without re-running its batch mates.
+    await this.boss.work<T>(
+      name,
+      { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1, batchSize: 10, burstWhenBatchFull: true, perJobResults: true },
+      async (jobs) => {
+        const results: JobResult[] = [];
+        for (const job of jobs) {
+          try {
+            await this.runTraced(name, job, handler);
+            results.push({ id: job.id, status: 'completed' });
+          } catch (error) {
+            results.push({ id: job.id, status: 'failed', output: { message: (error as Error).message } });
+          }
+        }
+        return results;
+      },
+    );
   }
 
   private runTraced<T extends object>(name: string, job: Job<T>, handler: JobHandler<T>): Promise<void> {

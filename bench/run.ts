@@ -1,0 +1,239 @@
+// npm run bench — what observability costs, measured on real PostgreSQL.
+//
+// Configurations (each a fresh server process pinned to core 0; wrk pinned to core 1):
+//   a  observability off: OTEL_SDK_DISABLED=true, METRICS_ENABLED=false, LOG_LEVEL=warn
+//   b  logs + metrics: request logs at info, METRICS_ENABLED=true, no tracing
+//   c  b + traces, 100 % sampled, exported over OTLP/http-protobuf to a local receiver
+//   d  c at parentbased_traceidratio 10 %
+//   z  bare Fastify doing the same SELECT by primary key (no auth, no tenant transaction)
+// Routes: GET /health/live, GET /api/products/:id (authenticated), POST /api/orders.
+// Each configuration runs BENCH_ROUNDS times (default 3), interleaved (a b c d z a b c d z …),
+// BENCH_DURATION seconds per route (default 8, after a 2 s warm-up); medians are reported
+// with each ratio to (a) and to (z), and written to bench/results/latest.json.
+//
+// Needs: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), wrk and taskset
+// (Debian: apt-get install wrk). Only loopback addresses are used.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const ROOT = join(import.meta.dirname, '..');
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DURATION = Number(process.env.BENCH_DURATION ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0000';
+const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? '0';
+const LOAD_CORE = process.env.BENCH_LOAD_CORE ?? '1';
+
+type ConfigName = 'a' | 'b' | 'c' | 'd' | 'z';
+type RouteName = 'health' | 'product' | 'order';
+
+const CONFIGS: Record<ConfigName, { label: string; env: Record<string, string>; bare?: boolean }> = {
+  a: { label: 'observability off', env: { OTEL_SDK_DISABLED: 'true', METRICS_ENABLED: 'false', LOG_LEVEL: 'warn' } },
+  b: { label: 'logs + metrics', env: { OTEL_SDK_DISABLED: 'true', METRICS_ENABLED: 'true', LOG_LEVEL: 'info' } },
+  c: { label: 'logs + metrics + traces 100 % (OTLP)', env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'always_on' } },
+  d: { label: 'logs + metrics + traces 10 % (OTLP)', env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' } },
+  z: { label: 'bare Fastify + pg (ceiling)', env: {}, bare: true },
+};
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+function requireTool(name: string): void {
+  try {
+    execFileSync('which', [name], { stdio: 'ignore' });
+  } catch {
+    console.error(`bench: ${name} is missing (Debian: apt-get install ${name === 'taskset' ? 'util-linux' : name})`);
+    process.exit(1);
+  }
+}
+
+/** A local OTLP/HTTP receiver that accepts and counts what it is sent. */
+function startReceiver(): Promise<{ server: Server; port: number; bytes: () => number }> {
+  let bytes = 0;
+  const server = createServer((req, res) => {
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address();
+      resolve({ server, port: typeof a === 'object' && a ? a.port : 0, bytes: () => bytes });
+    }),
+  );
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const a = s.address();
+  await new Promise((r) => s.close(r));
+  return typeof a === 'object' && a ? a.port : 0;
+}
+
+async function waitReady(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(`${url}/health/live`);
+      if (res.ok) return;
+    } catch {
+      /* not yet */
+    }
+    await sleep(100);
+  }
+  throw new Error('server did not become ready');
+}
+
+async function startServer(config: ConfigName, receiverPort: number): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const c = CONFIGS[config];
+  const args = c.bare ? ['bench/bare-server.ts'] : ['--import', './src/instrument.ts', 'src/main.ts'];
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    PORT: String(port),
+    DATABASE_URL,
+    JWT_SECRET,
+    APP_ENV: 'production',
+    ...(config === 'c' || config === 'd' ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } : {}),
+    ...c.env,
+  };
+  // Logs go to /dev/null: the cost of formatting and writing them is measured, not a pipe's.
+  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, ...args], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url, child);
+  return { child, url };
+}
+
+async function stopServer(child: ChildProcess): Promise<number> {
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const peakKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+  return Math.round(peakKb / 1024);
+}
+
+const toMs = (value: string): number => {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(value.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+};
+
+function wrk(url: string, seconds: number, extra: string[]): Sample {
+  const out = execFileSync('taskset', ['-c', LOAD_CORE, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...extra, url], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  if (non2xx > 0) console.warn(`bench: ${non2xx} non-2xx answers from ${url}`);
+  return { rps, p50, p99 };
+}
+
+async function api(url: string, path: string, init: { method?: string; token?: string; body?: unknown } = {}) {
+  const res = await fetch(`${url}${path}`, {
+    method: init.method ?? 'GET',
+    headers: { 'content-type': 'application/json', ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
+    ...(init.body ? { body: JSON.stringify(init.body) } : {}),
+  });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function main() {
+  requireTool('wrk');
+  requireTool('taskset');
+  execFileSync('taskset', ['-cp', LOAD_CORE, String(process.pid)], { stdio: 'ignore' });
+  const receiver = await startReceiver();
+
+  // Setup: migrate (by starting once), a tenant, a product with plenty of stock.
+  const setup = await startServer('a', receiver.port);
+  const slug = `bench-${Date.now().toString(36)}`;
+  const signup = await api(setup.url, '/api/tenants', { method: 'POST', body: { name: 'Bench', slug, email: `owner@${slug}.test`, password: 'bench password 123' } });
+  const token = signup.access_token as string;
+  const product = await api(setup.url, '/api/products', { method: 'POST', token, body: { name: 'Bench widget', price_cents: 100, stock: 1_000_000 } });
+  const productId = product.id as string;
+  await stopServer(setup.child);
+
+  const routes: Record<RouteName, (url: string, run: string) => string[]> = {
+    health: () => [],
+    product: () => ['-H', `Authorization: Bearer ${token}`],
+    order: (_url, run) => ['-s', join(ROOT, 'bench/orders.lua'), '--', token, JSON.stringify({ items: [{ product_id: productId, quantity: 1 }] }), run],
+  };
+  const paths: Record<RouteName, string> = { health: '/health/live', product: `/api/products/${productId}`, order: '/api/orders' };
+
+  const samples: Record<string, Sample[]> = {};
+  const rss: Record<string, number[]> = {};
+  const order: ConfigName[] = ['a', 'b', 'c', 'd', 'z'];
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const config of order) {
+      const { child, url } = await startServer(config, receiver.port);
+      for (const route of Object.keys(routes) as RouteName[]) {
+        if (config === 'z' && route === 'order') continue;
+        const run = `${round}${config}${Date.now()}`;
+        wrk(`${url}${paths[route]}`, 2, routes[route](url, `${run}w`)); // warm-up
+        const sample = wrk(`${url}${paths[route]}`, DURATION, routes[route](url, run));
+        (samples[`${config}.${route}`] ??= []).push(sample);
+        console.log(`round ${round} ${config} ${route.padEnd(7)} ${sample.rps.toFixed(0).padStart(6)} req/s  p50 ${sample.p50.toFixed(2)} ms  p99 ${sample.p99.toFixed(2)} ms`);
+      }
+      (rss[config] ??= []).push(await stopServer(child));
+      if (round < ROUNDS || config !== 'z') await api(`${url}`, '/health/live').catch(() => undefined);
+    }
+    // Keep stock from running out across rounds.
+    const restock = await startServer('a', receiver.port);
+    await api(restock.url, `/api/products/${productId}`, { method: 'PATCH', token, body: { stock: 1_000_000 } });
+    await stopServer(restock.child);
+  }
+
+  const results: Record<string, unknown> = {};
+  console.log(`\nMedians of ${ROUNDS} interleaved runs, ${DURATION} s each, ${CONNECTIONS} connections, server on core ${SERVER_CORE}, wrk on core ${LOAD_CORE}:\n`);
+  console.log('config route     req/s    p50 ms   p99 ms  peak RSS MB   vs a    vs z');
+  for (const route of Object.keys(routes) as RouteName[]) {
+    const base = samples[`a.${route}`];
+    const ceiling = samples[`z.${route}`];
+    for (const config of order) {
+      const s = samples[`${config}.${route}`];
+      if (!s) continue;
+      const rps = median(s.map((x) => x.rps));
+      const row = {
+        label: CONFIGS[config].label,
+        rps: Math.round(rps),
+        p50_ms: Number(median(s.map((x) => x.p50)).toFixed(2)),
+        p99_ms: Number(median(s.map((x) => x.p99)).toFixed(2)),
+        peak_rss_mb: median(rss[config] ?? [0]),
+        ratio_to_a: base ? Number((rps / median(base.map((x) => x.rps))).toFixed(3)) : null,
+        ratio_to_z: ceiling ? Number((rps / median(ceiling.map((x) => x.rps))).toFixed(3)) : null,
+        runs: s,
+      };
+      (results[route] ??= {} as Record<string, unknown>);
+      (results[route] as Record<string, unknown>)[config] = row;
+      console.log(
+        `${config.padEnd(6)} ${route.padEnd(8)} ${String(row.rps).padStart(6)} ${row.p50_ms.toFixed(2).padStart(8)} ${row.p99_ms.toFixed(2).padStart(8)} ${String(row.peak_rss_mb).padStart(12)} ${(row.ratio_to_a ?? 0).toFixed(2).padStart(6)} ${row.ratio_to_z === null ? '     -' : row.ratio_to_z.toFixed(2).padStart(6)}`,
+      );
+    }
+  }
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const file = join(ROOT, 'bench/results/latest.json');
+  writeFileSync(
+    file,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, otlp_bytes_received: receiver.bytes(), results }, null, 2)}\n`,
+  );
+  console.log(`\nwrote ${file}`);
+  receiver.server.close();
+}
+
+await main();
