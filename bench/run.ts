@@ -69,6 +69,12 @@ function startReceiver(): Promise<{ server: Server; port: number; bytes: () => n
   );
 }
 
+/** Servers still running, stopped if the bench fails half-way. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -107,6 +113,8 @@ async function startServer(config: ConfigName, receiverPort: number): Promise<{ 
   };
   // Logs go to /dev/null: the cost of formatting and writing them is measured, not a pipe's.
   const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, ...args], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const url = `http://127.0.0.1:${port}`;
   await waitReady(url, child);
   return { child, url };
@@ -128,8 +136,11 @@ const toMs = (value: string): number => {
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
 };
 
-function wrk(url: string, seconds: number, extra: string[]): Sample {
-  const out = execFileSync('taskset', ['-c', LOAD_CORE, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...extra, url], { encoding: 'utf8' });
+/** wrk's options go before the URL; a Lua script's arguments after `--`, after it. */
+function wrk(url: string, seconds: number, load: { options: string[]; scriptArgs?: string[] }): Sample {
+  const args = ['-c', LOAD_CORE, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...load.options, url];
+  if (load.scriptArgs) args.push('--', ...load.scriptArgs);
+  const out = execFileSync('taskset', args, { encoding: 'utf8' });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
   const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
@@ -169,10 +180,13 @@ async function main() {
   const productId = product.id as string;
   await stopServer(setup.child);
 
-  const routes: Record<RouteName, (url: string, run: string) => string[]> = {
-    health: () => [],
-    product: () => ['-H', `Authorization: Bearer ${token}`],
-    order: (_url, run) => ['-s', join(ROOT, 'bench/orders.lua'), '--', token, JSON.stringify({ items: [{ product_id: productId, quantity: 1 }] }), run],
+  const routes: Record<RouteName, (run: string) => { options: string[]; scriptArgs?: string[] }> = {
+    health: () => ({ options: [] }),
+    product: () => ({ options: ['-H', `Authorization: Bearer ${token}`] }),
+    order: (run) => ({
+      options: ['-s', join(ROOT, 'bench/orders.lua')],
+      scriptArgs: [token, JSON.stringify({ items: [{ product_id: productId, quantity: 1 }] }), run],
+    }),
   };
   const paths: Record<RouteName, string> = { health: '/health/live', product: `/api/products/${productId}`, order: '/api/orders' };
 
@@ -185,13 +199,12 @@ async function main() {
       for (const route of Object.keys(routes) as RouteName[]) {
         if (config === 'z' && route === 'order') continue;
         const run = `${round}${config}${Date.now()}`;
-        wrk(`${url}${paths[route]}`, 2, routes[route](url, `${run}w`)); // warm-up
-        const sample = wrk(`${url}${paths[route]}`, DURATION, routes[route](url, run));
+        wrk(`${url}${paths[route]}`, 2, routes[route](`${run}w`)); // warm-up
+        const sample = wrk(`${url}${paths[route]}`, DURATION, routes[route](run));
         (samples[`${config}.${route}`] ??= []).push(sample);
         console.log(`round ${round} ${config} ${route.padEnd(7)} ${sample.rps.toFixed(0).padStart(6)} req/s  p50 ${sample.p50.toFixed(2)} ms  p99 ${sample.p99.toFixed(2)} ms`);
       }
       (rss[config] ??= []).push(await stopServer(child));
-      if (round < ROUNDS || config !== 'z') await api(`${url}`, '/health/live').catch(() => undefined);
     }
     // Keep stock from running out across rounds.
     const restock = await startServer('a', receiver.port);
@@ -236,4 +249,11 @@ async function main() {
   receiver.server.close();
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  console.error('bench failed:', error);
+  process.exitCode = 1;
+} finally {
+  for (const child of running) child.kill('SIGTERM');
+}

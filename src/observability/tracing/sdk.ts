@@ -70,6 +70,21 @@ export function exportersFromEnv(env: NodeJS.ProcessEnv): { exporter: SpanExport
   });
 }
 
+/** The spec's batch span processor variables (OTEL_BSP_*), honoured by our processor. */
+function batchSettings(env: NodeJS.ProcessEnv) {
+  const num = (name: string) => {
+    const n = Number(env[name]);
+    return env[name] !== undefined && Number.isFinite(n) && n > 0 ? n : undefined;
+  };
+  const settings = {
+    scheduledDelayMillis: num('OTEL_BSP_SCHEDULE_DELAY'),
+    maxExportBatchSize: num('OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
+    maxQueueSize: num('OTEL_BSP_MAX_QUEUE_SIZE'),
+    exportTimeoutMillis: num('OTEL_BSP_EXPORT_TIMEOUT'),
+  };
+  return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+}
+
 export interface StartTracingOptions {
   env?: NodeJS.ProcessEnv;
   serviceVersion: string;
@@ -89,7 +104,7 @@ export function startTracing(options: StartTracingOptions): TracingRuntime {
   const env = options.env ?? process.env;
   if ((env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true') return (current = DISABLED);
   const exporters = exportersFromEnv(env);
-  const processors: SpanProcessor[] = [...exporters.map(({ exporter }) => new ExportSpanProcessor({ exporter })), ...(options.spanProcessors ?? [])];
+  const processors: SpanProcessor[] = [...exporters.map(({ exporter }) => new ExportSpanProcessor({ exporter, ...batchSettings(env) })), ...(options.spanProcessors ?? [])];
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
       'service.name': 'glassbox',
