@@ -27,6 +27,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0000';
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? '0';
 const LOAD_CORE = process.env.BENCH_LOAD_CORE ?? '1';
+/** Orders spread over this many products, as real traffic is. */
+const ORDER_PRODUCTS = 32;
 
 type ConfigName = 'a' | 'b' | 'c' | 'd' | 'z';
 type RouteName = 'health' | 'product' | 'order';
@@ -176,8 +178,12 @@ async function main() {
   const slug = `bench-${Date.now().toString(36)}`;
   const signup = await api(setup.url, '/api/tenants', { method: 'POST', body: { name: 'Bench', slug, email: `owner@${slug}.test`, password: 'bench password 123' } });
   const token = signup.access_token as string;
-  const product = await api(setup.url, '/api/products', { method: 'POST', token, body: { name: 'Bench widget', price_cents: 100, stock: 1_000_000 } });
-  const productId = product.id as string;
+  const productIds: string[] = [];
+  for (let i = 0; i < ORDER_PRODUCTS; i++) {
+    const product = await api(setup.url, '/api/products', { method: 'POST', token, body: { name: `Bench widget ${i}`, price_cents: 100 + i, stock: 1_000_000 } });
+    productIds.push(product.id as string);
+  }
+  const productId = productIds[0]!;
   await stopServer(setup.child);
 
   const routes: Record<RouteName, (run: string) => { options: string[]; scriptArgs?: string[] }> = {
@@ -185,7 +191,7 @@ async function main() {
     product: () => ({ options: ['-H', `Authorization: Bearer ${token}`] }),
     order: (run) => ({
       options: ['-s', join(ROOT, 'bench/orders.lua')],
-      scriptArgs: [token, JSON.stringify({ items: [{ product_id: productId, quantity: 1 }] }), run],
+      scriptArgs: [token, run, ...productIds],
     }),
   };
   const paths: Record<RouteName, string> = { health: '/health/live', product: `/api/products/${productId}`, order: '/api/orders' };
@@ -208,7 +214,7 @@ async function main() {
     }
     // Keep stock from running out across rounds.
     const restock = await startServer('a', receiver.port);
-    await api(restock.url, `/api/products/${productId}`, { method: 'PATCH', token, body: { stock: 1_000_000 } });
+    for (const id of productIds) await api(restock.url, `/api/products/${id}`, { method: 'PATCH', token, body: { stock: 1_000_000 } });
     await stopServer(restock.child);
   }
 

@@ -7,9 +7,8 @@ import type { Config } from './config.ts';
 import type { AppLogger } from './observability/logging/logger.ts';
 import type { Cache } from './platform/cache/cache.ts';
 import { MemoryCache } from './platform/cache/memory-cache.ts';
-import { RedisCache } from './platform/cache/redis-cache.ts';
 import { Database } from './platform/db/database.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './platform/db/embedded-postgres.ts';
+import type { EmbeddedPostgres } from './platform/db/embedded-postgres.ts';
 import { runMigrations } from './platform/db/migrations.ts';
 import { JobQueue } from './platform/jobs/job-queue.ts';
 import { queueDefinitions } from './modules/orders/orders.jobs.ts';
@@ -61,17 +60,25 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
     let url = config.DATABASE_URL;
     let embedded: EmbeddedPostgres | undefined;
     if (!url) {
+      // Loaded only when used: PGlite is a large module a server on real Postgres never needs.
+      const { startEmbeddedPostgres } = await import('./platform/db/embedded-postgres.ts');
       embedded = await startEmbeddedPostgres({
         ...(options.inMemory ? {} : { dataDir: `${config.DATA_DIR}/pgdata` }),
-        // every pool's connections, plus room for pg-boss's and a psql of the operator's
-        maxConnections: config.DATABASE_POOL_SIZE + JOB_POOL_SIZE + 5,
+        // the app's one connection (see below), plus room for an operator's psql
+        maxConnections: 4,
       });
       closers.push({ name: 'embedded_database', close: () => embedded!.stop() });
       url = embedded.url;
       logger.info({ database: 'embedded', data_dir: options.inMemory ? 'memory' : config.DATA_DIR }, 'embedded_database_started');
     }
 
-    const db = new Database({ url, poolSize: config.DATABASE_POOL_SIZE, onError: (error) => logger.warn({ error }, 'database_client_error') });
+    // The embedded server runs one backend session and interleaves the messages of its
+    // connections; outside a transaction, one connection's extended-protocol exchange can be
+    // split by another's and lose replies (pglite-socket 0.2.17, electric-sql/pglite#1046).
+    // One connection, shared by the app and pg-boss, makes that impossible; PGlite runs one
+    // query at a time anyway, so it costs no throughput.
+    const poolSize = embedded ? 1 : config.DATABASE_POOL_SIZE;
+    const db = new Database({ url, poolSize, onError: (error) => logger.warn({ error }, 'database_client_error') });
     closers.push({ name: 'database_pool', close: () => db.close() });
     await retry('database', attempts, logger, () => db.ping());
     const applied = await runMigrations(db);
@@ -79,6 +86,8 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
 
     let cache: Cache;
     if (config.REDIS_URL) {
+      // Loaded only when configured, like PGlite: ioredis costs memory a cache-less process never uses.
+      const { RedisCache } = await import('./platform/cache/redis-cache.ts');
       const redis = new RedisCache(config.REDIS_URL, { onError: (error) => logger.warn({ error: error.message }, 'redis_error') });
       closers.push({ name: 'redis', close: () => redis.close() });
       await retry('redis', attempts, logger, async () => {
@@ -93,6 +102,7 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
     const jobs = new JobQueue({
       url,
       maxConnections: JOB_POOL_SIZE,
+      ...(embedded ? { executeSql: (text: string, values?: unknown[]) => db.pool.query(text, values) } : {}),
       queues: queueDefinitions,
       onError: (error) => logger.error({ error }, 'job_queue_error'),
     });

@@ -203,7 +203,7 @@ describe(`tenant isolation (${backend})`, () => {
     it('leaves no tenant behind on a pooled connection', async () => {
       await t.deps.db.withTenant(A.tenant.tenantId, (tx) => tx.query('SELECT 1'));
       // Every idle connection, as the login role outside any transaction, has no tenant and its own role back.
-      const clients = await Promise.all(Array.from({ length: Math.min(3, t.config.DATABASE_POOL_SIZE) }, () => t.deps.db.pool.connect()));
+      const clients = await Promise.all(Array.from({ length: Math.min(3, t.deps.db.poolSize) }, () => t.deps.db.pool.connect()));
       try {
         for (const c of clients) {
           const { rows } = await c.query<{ tenant: string | null; role: string }>("SELECT nullif(current_setting('app.tenant_id', true), '') AS tenant, current_user AS role");

@@ -20,9 +20,7 @@ import { ConsoleSpanExporter, type SpanExporter, type SpanProcessor } from '@ope
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
-import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { OTLPTraceExporter as OtlpGrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { createRequire } from 'node:module';
 import { ExportSpanProcessor } from './export-span-processor.ts';
 import { RedactingSpanProcessor } from './redacting-span-processor.ts';
 
@@ -42,16 +40,28 @@ const list = (value: string | undefined) =>
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
 
+// Exporters are loaded only when chosen (synchronously: instrument.ts must finish before
+// the app loads): the gRPC one alone pulls in @grpc/grpc-js, megabytes a process without
+// it never needs.
+const require = createRequire(import.meta.url);
+type ExporterModule = { OTLPTraceExporter: new () => SpanExporter };
+
 function otlpExporter(env: NodeJS.ProcessEnv): { exporter: SpanExporter; name: string } {
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
   // The exporters read OTEL_EXPORTER_OTLP[_TRACES]_ENDPOINT/_HEADERS/_TIMEOUT themselves.
   switch (protocol) {
-    case 'grpc':
-      return { exporter: new OtlpGrpcExporter(), name: 'otlp/grpc' };
-    case 'http/json':
-      return { exporter: new OtlpJsonExporter(), name: 'otlp/http-json' };
-    default:
-      return { exporter: new OtlpProtoExporter(), name: 'otlp/http-protobuf' };
+    case 'grpc': {
+      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-grpc') as ExporterModule;
+      return { exporter: new OTLPTraceExporter(), name: 'otlp/grpc' };
+    }
+    case 'http/json': {
+      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as ExporterModule;
+      return { exporter: new OTLPTraceExporter(), name: 'otlp/http-json' };
+    }
+    default: {
+      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto') as ExporterModule;
+      return { exporter: new OTLPTraceExporter(), name: 'otlp/http-protobuf' };
+    }
   }
 }
 

@@ -31,6 +31,12 @@ export function recordingSpan(ctx: Context = context.active()): Span | undefined
   return span?.isRecording() ? span : undefined;
 }
 
+/** True when `ctx` holds a remote span context whose sampled flag is set. */
+function sampledRemote(ctx: Context): boolean {
+  const sc = trace.getSpanContext(ctx);
+  return !!sc && sc.isRemote === true && (sc.traceFlags & 1) === 1;
+}
+
 /** Marks a span failed with the exception recorded (message and type; the stack stays in the logs). */
 export function recordFailure(span: Span, error: unknown): void {
   const err = error instanceof Error ? error : new Error(String(error));
@@ -43,8 +49,11 @@ export interface SpanOptions {
   kind?: SpanKind;
   /** An explicit parent (jobs); defaults to the active context. */
   parent?: Context;
-  /** Start a span even without a recording parent (a job with no traced producer): the sampler decides. */
-  allowRoot?: boolean;
+  /**
+   * Also start a span under a sampled *remote* parent (trace context read from a job or a
+   * message), not only under a recording local span.
+   */
+  remoteParent?: boolean;
 }
 
 /**
@@ -53,7 +62,7 @@ export interface SpanOptions {
  */
 export async function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>, options: SpanOptions = {}): Promise<T> {
   const parent = options.parent ?? context.active();
-  if (!options.allowRoot && !recordingSpan(parent)) return fn(NOOP_SPAN);
+  if (!recordingSpan(parent) && !(options.remoteParent && sampledRemote(parent))) return fn(NOOP_SPAN);
   const span = tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes }, parent);
   try {
     return await context.with(trace.setSpan(parent, span), fn, undefined, span);

@@ -30,6 +30,8 @@ export interface TenantContext {
 export class Database {
   readonly pool: pg.Pool;
   private readonly connection: ConnectionAttributes;
+  /** The pool's `max` (1 on the embedded database: see dependencies.ts). */
+  readonly poolSize: number;
 
   constructor(options: DatabaseOptions) {
     this.pool = new pg.Pool({
@@ -41,6 +43,7 @@ export class Database {
       application_name: 'glassbox',
     });
     this.connection = connectionAttributes(options.url);
+    this.poolSize = options.poolSize;
     // An idle client's error (server restart) must not crash the process; the pool drops it.
     this.pool.on('error', (error) => options.onError?.(error));
   }

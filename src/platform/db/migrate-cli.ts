@@ -23,11 +23,16 @@ try {
 const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
 const embedded = config.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: `${config.DATA_DIR}/pgdata`, maxConnections: 8 });
 const url = config.DATABASE_URL ?? embedded!.url;
-const db = new Database({ url, poolSize: 2 });
+const db = new Database({ url, poolSize: embedded ? 1 : 2 }); // one connection on PGlite: see dependencies.ts
 let exitCode = 0;
 try {
   const applied = await runMigrations(db);
-  const jobs = new JobQueue({ url, maxConnections: 2, queues: queueDefinitions });
+  const jobs = new JobQueue({
+    url,
+    maxConnections: 2,
+    queues: queueDefinitions,
+    ...(embedded ? { executeSql: (text: string, values?: unknown[]) => db.pool.query(text, values) } : {}),
+  });
   await jobs.start({ enqueueRole: 'app_user', grant: (sql) => db.query(sql) });
   await jobs.stop();
   logger.info({ applied, database: embedded ? 'embedded' : 'postgres' }, applied.length ? 'migrations_applied' : 'migrations_up_to_date');

@@ -1,8 +1,11 @@
-// OpenAPI 3 from the routes' TypeBox schemas (@fastify/swagger), served with an interactive
-// reference at /docs and the raw document at /docs/openapi.json.
+// OpenAPI 3 from the routes' TypeBox schemas (@fastify/swagger) at /docs/openapi.json, and
+// an interactive reference (Scalar) at /docs.
+//
+// Scalar's Fastify plugin embeds its ~5 MB browser bundle as a string: ~30 MB of memory
+// in every process, for a page few processes ever serve. So it is loaded on the first
+// /docs request, into a small Fastify instance of its own that the /docs routes forward to.
 import swagger from '@fastify/swagger';
-import scalar from '@scalar/fastify-api-reference';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 export const docsPlugin = fp(
@@ -20,7 +23,28 @@ export const docsPlugin = fp(
       // Only the product API and probes are documented; the docs routes themselves are not.
       hideUntagged: true,
     });
-    await app.register(scalar, { routePrefix: '/docs', logLevel: 'warn' });
+
+    app.get('/docs/openapi.json', { logLevel: 'warn' }, async () => app.swagger());
+
+    let reference: Promise<FastifyInstance> | undefined;
+    const loadReference = async () => {
+      const { default: scalar } = await import('@scalar/fastify-api-reference');
+      const docsApp = Fastify({ logger: false });
+      await docsApp.register(scalar, { routePrefix: '/docs', configuration: { url: '/docs/openapi.json' } });
+      await docsApp.ready();
+      return docsApp;
+    };
+    const forward = async (request: FastifyRequest, reply: FastifyReply) => {
+      reference ??= loadReference();
+      const res = await (await reference).inject({ method: 'GET', url: request.url, headers: { accept: request.headers.accept ?? '*/*' } });
+      for (const name of ['content-type', 'location', 'cache-control', 'etag']) {
+        const value = res.headers[name];
+        if (value !== undefined) void reply.header(name, value);
+      }
+      return reply.code(res.statusCode).send(res.rawPayload);
+    };
+    app.get('/docs', { logLevel: 'warn' }, forward);
+    app.get('/docs/*', { logLevel: 'warn' }, forward);
   },
   { name: 'docs' },
 );

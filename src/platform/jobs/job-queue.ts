@@ -32,13 +32,26 @@ export class JobQueue {
   private readonly queues: QueueDefinition[];
   private started = false;
 
-  constructor(options: { url: string; maxConnections: number; queues: QueueDefinition[]; onError?: (error: Error) => void }) {
+  constructor(options: {
+    url: string;
+    maxConnections: number;
+    queues: QueueDefinition[];
+    onError?: (error: Error) => void;
+    /** Run pg-boss's SQL through this (the app's pool) instead of a pool of its own. */
+    executeSql?: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }>;
+  }) {
     this.boss = new PgBoss({
-      connectionString: options.url,
-      max: options.maxConnections,
+      ...(options.executeSql
+        ? { db: { executeSql: options.executeSql as (text: string, values?: unknown[]) => Promise<{ rows: never[] }> } }
+        : { connectionString: options.url, max: options.maxConnections }),
       application_name: 'glassbox-jobs',
       // Cron scheduling is not used; supervision (expiry, retention) stays on.
       schedule: false,
+      // pg-boss 12 traces on its own once an SDK is registered: a `send` span per enqueue (a
+      // sampled root, with our SQL spans under it, even inside an unsampled request), and a
+      // second `process <queue>` CONSUMER span per batch plus `complete`, in a trace of their
+      // own. The spans of this file (`_trace` in the job data) already carry the job's trace.
+      openTelemetry: { enabled: false },
     });
     this.boss.on('error', (error: Error) => options.onError?.(error));
     this.queues = options.queues;
@@ -120,7 +133,9 @@ export class JobQueue {
         'job.retry_count': job.retryCount,
       },
       () => handler(job.data, job),
-      { kind: SpanKind.CONSUMER, parent: extractContext(carrier), allowRoot: true },
+      // Sampling was decided once, for the request that enqueued the job: a job from a traced
+      // request continues its trace, one from an unsampled request (no context) makes no span.
+      { kind: SpanKind.CONSUMER, parent: extractContext(carrier), remoteParent: true },
     );
   }
 
