@@ -153,13 +153,13 @@ export function ordersService(deps: OrdersDeps) {
     },
 
     async get(auth: AccessClaims, id: string) {
-      const order = await deps.db.withTenant(auth.tenant_id, (tx) => ordersRepository.view(tx, id));
+      const order = await deps.db.withTenantRead(auth.tenant_id, (tx) => ordersRepository.view(tx, id));
       if (!order) throw notFound('Order');
       return order;
     },
 
     async list(auth: AccessClaims, limit: number, cursor?: string) {
-      return page(await deps.db.withTenant(auth.tenant_id, (tx) => ordersRepository.list(tx, limit, cursor)), limit);
+      return page(await deps.db.withTenantRead(auth.tenant_id, (tx) => ordersRepository.list(tx, limit, cursor)), limit);
     },
   };
 }

@@ -18,7 +18,7 @@ export function productsService(deps: { db: Database }) {
     },
 
     async get(auth: AccessClaims, id: string) {
-      const product = await deps.db.withTenant(auth.tenant_id, (tx) => productsRepository.findById(tx, id));
+      const product = await deps.db.withTenantRead(auth.tenant_id, (tx) => productsRepository.findById(tx, id));
       if (!product) throw notFound('Product');
       return product;
     },
@@ -33,7 +33,7 @@ export function productsService(deps: { db: Database }) {
     },
 
     async list(auth: AccessClaims, limit: number, cursor?: string) {
-      return page(await deps.db.withTenant(auth.tenant_id, (tx) => productsRepository.list(tx, limit, cursor)), limit);
+      return page(await deps.db.withTenantRead(auth.tenant_id, (tx) => productsRepository.list(tx, limit, cursor)), limit);
     },
   };
 }

@@ -14,7 +14,7 @@ import type { CreateUserBody } from './users.schemas.ts';
 export function usersService(deps: { db: Database }) {
   return {
     async me(auth: AccessClaims) {
-      return deps.db.withTenant(auth.tenant_id, async (tx) => {
+      return deps.db.withTenantRead(auth.tenant_id, async (tx) => {
         const user = await usersRepository.findById(tx, auth.user_id);
         const tenant = await tenantsRepository.findById(tx, auth.tenant_id);
         // A token can outlive its user (deleted tenant or user): treat it as unknown.
@@ -39,13 +39,13 @@ export function usersService(deps: { db: Database }) {
     },
 
     async get(auth: AccessClaims, id: string) {
-      const user = await deps.db.withTenant(auth.tenant_id, (tx) => usersRepository.findById(tx, id));
+      const user = await deps.db.withTenantRead(auth.tenant_id, (tx) => usersRepository.findById(tx, id));
       if (!user) throw notFound('User');
       return user;
     },
 
     async list(auth: AccessClaims, limit: number, cursor?: string) {
-      return page(await deps.db.withTenant(auth.tenant_id, (tx) => usersRepository.list(tx, limit, cursor)), limit);
+      return page(await deps.db.withTenantRead(auth.tenant_id, (tx) => usersRepository.list(tx, limit, cursor)), limit);
     },
   };
 }

@@ -38,19 +38,25 @@ export function summarize(text: string): Summary {
   return summary;
 }
 
+/**
+ * `shownText`: the statement the span describes when `text` wraps it (a one-round-trip
+ * tenant read sends role and tenant setup before it, with its parameters inlined: the span
+ * shows the parameterised statement, never the values).
+ */
 export function tracedQuery<R extends pg.QueryResultRow>(
   target: QueryTarget,
   connection: ConnectionAttributes,
   text: string,
   values?: unknown[],
+  shownText: string = text,
 ): Promise<pg.QueryResult<R>> {
   if (!recordingSpan()) return target.query<R>(text, values);
-  const summary = summarize(text);
+  const summary = summarize(shownText);
   const attributes: Attributes = {
     'db.system.name': 'postgresql',
     'db.namespace': connection.database,
     'db.operation.name': summary.operation,
-    'db.query.text': text.length > 2000 ? `${text.slice(0, 2000)}…` : text,
+    'db.query.text': shownText.length > 2000 ? `${shownText.slice(0, 2000)}…` : shownText,
     'server.address': connection.host,
     'server.port': connection.port,
   };
