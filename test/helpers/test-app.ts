@@ -1,7 +1,9 @@
 // Builds the real app against the real dependencies, as main.ts does: the embedded PGlite
 // (in memory, one per test file) by default, or the servers of DATABASE_URL / REDIS_URL
 // when those are set. Log lines are captured so tests can read what was logged.
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import pg from 'pg';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
@@ -49,6 +51,12 @@ export interface TestAppOptions {
   sender?: ConfirmationSender;
   /** Make server spans (call startTestTracing() first to collect them). */
   tracing?: boolean;
+  /**
+   * On a shared Postgres (DATABASE_URL), run in a database of this app's own, dropped on
+   * close: a file whose job worker must see only its own jobs (pg-boss workers of other
+   * files or child servers would otherwise take them). No effect on the embedded backend.
+   */
+  ownDatabase?: boolean;
   /** Called before `app.ready()`: register extra routes (e.g. one that fails on purpose). */
   beforeReady?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -56,7 +64,28 @@ export interface TestAppOptions {
 /** The backend under test, for test names: "embedded" or "postgres". */
 export const backend = process.env.DATABASE_URL ? 'postgres' : 'embedded';
 
+/** Creates a fresh database next to DATABASE_URL's; returns its URL and how to drop it. */
+export async function createOwnDatabase(shared: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `glassbox_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: shared });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(shared);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: shared });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const own = options.ownDatabase && process.env.DATABASE_URL ? await createOwnDatabase(process.env.DATABASE_URL) : undefined;
   const env: Record<string, string> = {
     APP_ENV: 'test',
     LOG_LEVEL: 'debug',
@@ -64,6 +93,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...options.env,
+    ...(own ? { DATABASE_URL: own.url } : {}),
   };
   const config = loadConfig(env);
   const logs = new LogCapture();
@@ -88,6 +118,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     async close() {
       await app.close();
       await deps.close();
+      await own?.drop();
     },
   };
 }

@@ -76,7 +76,7 @@ describe(`orders (${backend})`, () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await startTestApp({ gateway, workers: true, sender });
+    t = await startTestApp({ gateway, workers: true, sender, ownDatabase: true });
   });
   afterAll(async () => t?.close());
 

@@ -20,7 +20,6 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpPaymentGateway } from '../../src/modules/payments/http-gateway.ts';
 import { setActiveAttributes, withSpan } from '../../src/observability/tracing/tracer.ts';
 import { bearer, createProduct, signup, type Tenant } from '../helpers/api.ts';
 import { backend, startTestApp, type TestApp } from '../helpers/test-app.ts';
@@ -113,39 +112,15 @@ async function recordSentSql<T>(fn: () => Promise<T>): Promise<{ result: T; sent
   }
 }
 
-/** A database of this file's own on the shared server, so its job worker sees only its jobs. */
-async function ownDatabase(): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
-  const shared = process.env.DATABASE_URL;
-  if (!shared) return { env: {}, drop: async () => {} };
-  const name = `glassbox_tracing_${hex(6)}`;
-  const admin = new pg.Client({ connectionString: shared });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(shared);
-  url.pathname = `/${name}`;
-  return {
-    env: { DATABASE_URL: url.toString() },
-    async drop() {
-      const client = new pg.Client({ connectionString: shared });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
-}
-
 describe(`traces (${backend})`, () => {
-  let database: Awaited<ReturnType<typeof ownDatabase>>;
   let t: TestApp;
   let tenant: Tenant;
 
   beforeAll(async () => {
-    database = await ownDatabase();
     t = await startTestApp({
       tracing: true,
       workers: true,
-      env: database.env,
+      ownDatabase: true,
       beforeReady(app) {
         app.get('/test/boom', async () =>
           withSpan('risky_step', { 'step.kind': 'test' }, async () => {
@@ -170,7 +145,6 @@ describe(`traces (${backend})`, () => {
   });
   afterAll(async () => {
     await t?.close();
-    await database?.drop();
   });
 
   describe('POST /api/orders', () => {
@@ -482,13 +456,8 @@ describe(`traces (${backend})`, () => {
       });
       await new Promise<void>((resolve) => gatewayServer.listen(0, '127.0.0.1', resolve));
       const baseUrl = `http://127.0.0.1:${(gatewayServer.address() as AddressInfo).port}`;
-      // startTestApp always hands createDependencies a gateway (a simulator by default), so
-      // the HTTP gateway PAYMENT_GATEWAY_URL would select is passed in explicitly.
-      httpApp = await startTestApp({
-        tracing: true,
-        env: { ...database.env, PAYMENT_GATEWAY_URL: baseUrl },
-        gateway: new HttpPaymentGateway({ baseUrl, timeoutMs: 5000 }),
-      });
+      // PAYMENT_GATEWAY_URL selects the HTTP gateway, as in production.
+      httpApp = await startTestApp({ tracing: true, ownDatabase: true, env: { PAYMENT_GATEWAY_URL: baseUrl } });
       httpTenant = await signup(httpApp.app);
     });
     afterAll(async () => {
