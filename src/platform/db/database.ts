@@ -4,6 +4,7 @@
 // same client is handed to the callback, so nothing in it ever waits on a second connection
 // (which would deadlock the embedded backend, whose transactions run one at a time).
 import pg from 'pg';
+import { AppError } from '../http/app-error.ts';
 import { connectionAttributes, tracedQuery, type ConnectionAttributes } from './traced-query.ts';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -31,7 +32,12 @@ export function inline(text: string, values: unknown[]): string {
     const value = values[Number(index) - 1];
     if (value === null || value === undefined) return 'NULL';
     if (typeof value === 'string') return pg.escapeLiteral(value);
-    if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+    if (typeof value === 'number') {
+      // A non-finite number can only come from the request ("?limit=Infinity" survives
+      // coercion): the caller's mistake, answered like Postgres' own invalid input.
+      if (!Number.isFinite(value)) throw new AppError(400, 'invalid_value', 'A value in the request is not valid for this field');
+      return String(value);
+    }
     if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
     throw new Error(`inline: unsupported parameter type ${typeof value}`);
   });
