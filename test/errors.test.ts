@@ -1,23 +1,13 @@
 // The error contract: every error is {"error","message","request_id"[,"details"]}, a 500 says
 // nothing about its cause, hostile bodies are refused, and x-request-id is on every response.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LightMyRequestResponse } from 'fastify';
 import { bearer, signup, type Tenant } from './helpers/api.ts';
 import { backend, startTestApp, type TestApp } from './helpers/test-app.ts';
+import { UUID, expectError } from './helpers/assertions.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SECRET = 'planted-secret-5f3a9c';
 const SQL = `SELECT password_hash FROM users WHERE email = 'victim@example.test'`;
 const FAILURE = `connect postgres://app:${SECRET}@db.internal:5432/prod failed while running ${SQL}`;
-
-function expectErrorBody(res: LightMyRequestResponse, status: number, code: string) {
-  expect(res.statusCode, res.body).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  const body = res.json();
-  expect(body).toMatchObject({ error: code, message: expect.any(String), request_id: res.headers['x-request-id'] });
-  expect(body.error).toMatch(/^[a-z][a-z0-9_]*$/);
-  return body;
-}
 
 describe(`error contract (${backend})`, () => {
   let t: TestApp;
@@ -84,7 +74,7 @@ describe(`error contract (${backend})`, () => {
 
     it('turns an unexpected error carrying a 4xx status into a generic answer without its text', async () => {
       const res = await t.app.inject({ url: '/test/fail-client-status' });
-      const body = expectErrorBody(res, 400, 'invalid_request');
+      const body = expectError(res, 400, 'invalid_request');
       expect(res.body).not.toContain(SECRET);
       expect(body.message).not.toContain('SELECT');
     });
@@ -96,19 +86,19 @@ describe(`error contract (${backend})`, () => {
     it('answers a body over 1 MiB with 413 payload_too_large', async () => {
       const payload = JSON.stringify({ name: 'a'.repeat(1024 * 1024), slug: 'big-body', email: 'a@b.test', password: 'long enough' });
       const res = await t.app.inject({ method: 'POST', url: '/api/tenants', headers: json, payload });
-      expectErrorBody(res, 413, 'payload_too_large');
+      expectError(res, 413, 'payload_too_large');
     });
 
     it('answers 413 on an authenticated route too', async () => {
       const payload = JSON.stringify({ name: 'x'.repeat(1024 * 1024 + 10), price_cents: 1, stock: 1 });
       const res = await t.app.inject({ method: 'POST', url: '/api/products', headers: { ...json, ...bearer(tenant.token) }, payload });
-      expectErrorBody(res, 413, 'payload_too_large');
+      expectError(res, 413, 'payload_too_large');
     });
 
     it('accepts a body just under the limit up to validation', async () => {
       const payload = JSON.stringify({ name: 'a'.repeat(1024 * 1024 - 200) });
       const res = await t.app.inject({ method: 'POST', url: '/api/tenants', headers: json, payload });
-      expectErrorBody(res, 400, 'validation_error');
+      expectError(res, 400, 'validation_error');
     });
 
     it.each([
@@ -122,7 +112,7 @@ describe(`error contract (${backend})`, () => {
         ['/api/products', { ...json, ...bearer(tenant.token) }],
       ] as const) {
         const res = await t.app.inject({ method: 'POST', url, headers, payload });
-        const body = expectErrorBody(res, 400, 'invalid_json');
+        const body = expectError(res, 400, 'invalid_json');
         expect(body).not.toHaveProperty('details.0.x');
       }
       const probe = {} as Record<string, unknown>;
@@ -138,14 +128,14 @@ describe(`error contract (${backend})`, () => {
       ['single quotes', "{'name':'x'}"],
       ['an empty body', ''],
     ])('answers %s with 400 invalid_json', async (_what, payload) => {
-      expectErrorBody(await t.app.inject({ method: 'POST', url: '/api/tenants', headers: json, payload }), 400, 'invalid_json');
+      expectError(await t.app.inject({ method: 'POST', url: '/api/tenants', headers: json, payload }), 400, 'invalid_json');
     });
 
     it('answers an unsupported content type with a JSON error', async () => {
       const res = await t.app.inject({ method: 'POST', url: '/api/tenants', headers: { 'content-type': 'application/xml' }, payload: '<x/>' });
       expect(res.statusCode).toBeGreaterThanOrEqual(400);
       expect(res.statusCode).toBeLessThan(500);
-      expectErrorBody(res, res.statusCode, res.json().error);
+      expectError(res, res.statusCode, res.json().error);
     });
   });
 
@@ -156,13 +146,13 @@ describe(`error contract (${backend})`, () => {
       ['DELETE', '/api/products'],
       ['PUT', '/api/users'],
     ] as const)('%s %s answers 404 not_found with the contract body', async (method, url) => {
-      const body = expectErrorBody(await t.app.inject({ method, url }), 404, 'not_found');
+      const body = expectError(await t.app.inject({ method, url }), 404, 'not_found');
       expect(Object.keys(body).sort()).toEqual(['error', 'message', 'request_id']);
     });
 
     it('does not echo the query string (it may carry tokens)', async () => {
       const res = await t.app.inject({ url: `/nope?token=${SECRET}` });
-      expectErrorBody(res, 404, 'not_found');
+      expectError(res, 404, 'not_found');
       expect(res.body).not.toContain(SECRET);
     });
   });
@@ -239,7 +229,7 @@ describe(`error contract (${backend})`, () => {
       for (const url of ['/api/users/%', '/api/users/%E0%A4%A']) {
         const res = await t.app.inject({ url });
         expect(res.headers['x-request-id'], url).toBeDefined();
-        expectErrorBody(res, 400, 'invalid_request');
+        expectError(res, 400, 'invalid_request');
       }
     });
   });

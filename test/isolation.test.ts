@@ -4,11 +4,11 @@
 //  - in the API: another tenant's id is a 404, lists never mix tenants, and no body can set
 //    what the caller may not (tenant_id, ids, a role above the caller's).
 import { randomUUID } from 'node:crypto';
-import type { LightMyRequestResponse } from 'fastify';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createProduct, createUser, placeOrder, signup, type Tenant } from './helpers/api.ts';
 import { backend, startTestApp, type TestApp } from './helpers/test-app.ts';
+import { expectError } from './helpers/assertions.ts';
 
 /** Every table with tenant rows, and the column that names the tenant. */
 const TENANT_TABLES = [
@@ -39,15 +39,6 @@ async function fixture(t: TestApp): Promise<Fixture> {
 }
 
 /** The CONTRACT's error body, with request_id equal to the x-request-id header. */
-function expectError(res: LightMyRequestResponse, status: number, code: string) {
-  expect(res.statusCode, res.body).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  const body = res.json();
-  expect(body).toMatchObject({ error: code, message: expect.any(String), request_id: res.headers['x-request-id'] });
-  expect(Object.keys(body).sort()).toEqual(body.details ? ['details', 'error', 'message', 'request_id'] : ['error', 'message', 'request_id']);
-  return body as { error: string; message: string; request_id: string; details?: unknown[] };
-}
-
 describe(`tenant isolation (${backend})`, () => {
   let t: TestApp;
   let A: Fixture;

@@ -6,8 +6,8 @@ import { AccessTokens, InvalidTokenError, type AccessClaims } from '../../src/mo
 import { hashPassword, verifyPassword } from '../../src/modules/auth/password.ts';
 import { bearer, createUser, login, signup, unique, type Tenant } from '../helpers/api.ts';
 import { backend, startTestApp, TEST_JWT_SECRET, type TestApp } from '../helpers/test-app.ts';
+import { UUID } from '../helpers/assertions.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 describe(`auth (${backend})`, () => {

@@ -14,8 +14,8 @@ import { PaymentGatewayUnavailableError, type ChargeRequest, type ChargeResult, 
 import { SimulatedPaymentGateway } from '../../src/modules/payments/simulated-gateway.ts';
 import { bearer, createProduct, placeOrder, signup, type Tenant } from '../helpers/api.ts';
 import { backend, startTestApp, type TestApp } from '../helpers/test-app.ts';
+import { UUID } from '../helpers/assertions.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Sends each charge to the gateway registered for its payment method, else to the default simulator. */
 class RoutingGateway implements PaymentGateway {

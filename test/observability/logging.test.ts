@@ -7,8 +7,8 @@ import { createLogger } from '../../src/observability/logging/logger.ts';
 import { isSecretKey, REDACTED, redact } from '../../src/observability/logging/redact.ts';
 import { bearer, createProduct, signup, type Tenant } from '../helpers/api.ts';
 import { backend, startTestApp, type TestApp } from '../helpers/test-app.ts';
+import { ISO } from '../helpers/assertions.ts';
 
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const SNAKE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'critical', 'fatal'];
 

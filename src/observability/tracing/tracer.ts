@@ -105,4 +105,3 @@ export function extractContext(carrier: Record<string, unknown> | undefined): Co
   return carrier ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
 }
 
-export { context as otelContext };
