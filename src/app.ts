@@ -6,6 +6,8 @@ import type { Config } from './config.ts';
 import { httpServerSpans } from './observability/tracing/http-server-spans.ts';
 import { healthRoutes, type LifecycleState, type ReadinessCheck } from './observability/health/health.routes.ts';
 import type { AppLogger } from './observability/logging/logger.ts';
+import { httpMetrics } from './observability/metrics/http-metrics.ts';
+import type { Metrics } from './observability/metrics/metrics.ts';
 import { childLoggerFactory, genRequestId, RequestLogController } from './observability/logging/request-logging.ts';
 import type { Cache } from './platform/cache/cache.ts';
 import type { Database } from './platform/db/database.ts';
@@ -32,6 +34,8 @@ import packageJson from '../package.json' with { type: 'json' };
 export interface AppDeps {
   config: Config;
   logger: AppLogger;
+  /** The metrics facade (a no-op one when METRICS_ENABLED=false). */
+  metrics: Metrics;
   db: Database;
   cache: Cache;
   jobs: JobQueue;
@@ -67,6 +71,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('auth', null);
   // First, so its onRoute hook sees (and wraps) every route registered after it.
   if (deps.tracing) await app.register(httpServerSpans);
+  // After the span plugin, so the latency exemplar can read the request's trace id.
+  if (deps.metrics.enabled) await app.register(httpMetrics, { metrics: deps.metrics });
   app.addSchema(ErrorResponse);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
@@ -87,13 +93,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { checks, state });
 
   const tokens = new AccessTokens({ secret: deps.config.jwtSecret, ttlSeconds: deps.config.JWT_TTL_SECONDS });
-  const settlement = orderSettlement({ db: deps.db, gateway: deps.gateway, jobs: deps.jobs });
-  await app.register(tenantsRoutes, { service: tenantsService({ db: deps.db, tokens }) });
+  const { metrics } = deps;
+  const settlement = orderSettlement({ db: deps.db, gateway: deps.gateway, jobs: deps.jobs, metrics });
+  await app.register(tenantsRoutes, { service: tenantsService({ db: deps.db, tokens, metrics }) });
   await app.register(authRoutes, { service: authService({ db: deps.db, cache: deps.cache, tokens }) });
-  await app.register(usersRoutes, { service: usersService({ db: deps.db }), tokens });
+  await app.register(usersRoutes, { service: usersService({ db: deps.db, metrics }), tokens });
   await app.register(productsRoutes, { service: productsService({ db: deps.db }), tokens });
   await app.register(ordersRoutes, {
-    service: ordersService({ db: deps.db, jobs: deps.jobs, gateway: deps.gateway, settlement, reconcileAfterSeconds: deps.config.ORDER_RECONCILE_AFTER_SECONDS }),
+    service: ordersService({
+      db: deps.db,
+      jobs: deps.jobs,
+      gateway: deps.gateway,
+      cache: deps.cache,
+      metrics,
+      settlement,
+      reconcileAfterSeconds: deps.config.ORDER_RECONCILE_AFTER_SECONDS,
+    }),
     tokens,
   });
 

@@ -5,11 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppDeps } from './app.ts';
 import type { Config } from './config.ts';
 import type { AppLogger } from './observability/logging/logger.ts';
+import { createMetrics, DISABLED_METRICS } from './observability/metrics/metrics.ts';
 import type { Cache } from './platform/cache/cache.ts';
 import { MemoryCache } from './platform/cache/memory-cache.ts';
 import { Database } from './platform/db/database.ts';
 import type { EmbeddedPostgres } from './platform/db/embedded-postgres.ts';
 import { runMigrations } from './platform/db/migrations.ts';
+import { queryMetrics } from './platform/db/query-metrics.ts';
 import { JobQueue } from './platform/jobs/job-queue.ts';
 import { queueDefinitions } from './modules/orders/orders.jobs.ts';
 import { HttpPaymentGateway } from './modules/payments/http-gateway.ts';
@@ -56,6 +58,9 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
     closers.length = 0;
   };
 
+  // One registry per app; with METRICS_ENABLED=false the same calls do nothing.
+  const metrics = config.METRICS_ENABLED ? createMetrics({ maxTenants: config.METRICS_MAX_TENANTS }) : DISABLED_METRICS;
+
   try {
     let url = config.DATABASE_URL;
     let embedded: EmbeddedPostgres | undefined;
@@ -78,7 +83,13 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
     // One connection, shared by the app and pg-boss, makes that impossible; PGlite runs one
     // query at a time anyway, so it costs no throughput.
     const poolSize = embedded ? 1 : config.DATABASE_POOL_SIZE;
-    const db = new Database({ url, poolSize, onError: (error) => logger.warn({ error }, 'database_client_error') });
+    const db = new Database({
+      url,
+      poolSize,
+      onError: (error) => logger.warn({ error }, 'database_client_error'),
+      onQuery: queryMetrics({ metrics, log: logger, slowQueryMs: config.SLOW_QUERY_MS }),
+    });
+    metrics.watch({ pool: () => db.stats() });
     closers.push({ name: 'database_pool', close: () => db.close() });
     await retry('database', attempts, logger, () => db.ping());
     const applied = await runMigrations(db);
@@ -95,6 +106,7 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
         await redis.ping();
       });
       cache = redis;
+      metrics.watch({ redisConnected: () => redis.client.status === 'ready' });
     } else {
       cache = new MemoryCache();
     }
@@ -115,7 +127,7 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
         ? new HttpPaymentGateway({ baseUrl: config.PAYMENT_GATEWAY_URL, timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS })
         : new SimulatedPaymentGateway({ latencyMs: config.PAYMENT_SIMULATOR_LATENCY_MS, failureRate: config.PAYMENT_SIMULATOR_FAILURE_RATE }));
 
-    return { config, logger, db, cache, jobs, gateway, ...(embedded ? { embedded } : {}), close };
+    return { config, logger, metrics, db, cache, jobs, gateway, ...(embedded ? { embedded } : {}), close };
   } catch (error) {
     await close();
     throw error;

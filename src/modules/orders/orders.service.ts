@@ -7,7 +7,9 @@
 // A crash between 1 and 3 leaves a pending order; the reconcile job settles it later.
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../observability/logging/logger.ts';
+import type { Metrics } from '../../observability/metrics/metrics.ts';
 import { withSpan, type Span } from '../../observability/tracing/tracer.ts';
+import type { Cache } from '../../platform/cache/cache.ts';
 import type { Database, Queryable } from '../../platform/db/database.ts';
 import { uuidv7 } from '../../platform/db/ids.ts';
 import type { JobQueue } from '../../platform/jobs/job-queue.ts';
@@ -16,6 +18,7 @@ import type { AccessClaims } from '../auth/access-token.ts';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../payments/payment-gateway.ts';
 import { productsRepository } from '../products/products.repository.ts';
 import { page } from '../shared/schemas.ts';
+import { idempotencyCache, idempotencyMismatch } from './idempotency-cache.ts';
 import { idempotencyRepository } from './idempotency.repository.ts';
 import { QUEUES, type OrderReconcileJob } from './orders.jobs.ts';
 import { ordersRepository, type OrderItemInput } from './orders.repository.ts';
@@ -62,19 +65,20 @@ export interface OrdersDeps {
   db: Database;
   jobs: JobQueue;
   gateway: PaymentGateway;
+  cache: Cache;
+  metrics: Metrics;
   settlement: ReturnType<typeof orderSettlement>;
   reconcileAfterSeconds: number;
 }
 
 export function ordersService(deps: OrdersDeps) {
-  async function reserve(auth: AccessClaims, key: string, body: CreateOrderBody, requestId: string) {
-    const hash = requestHash(body);
+  const replays = idempotencyCache(deps);
+
+  async function reserve(auth: AccessClaims, key: string, hash: string, body: CreateOrderBody, requestId: string) {
     return deps.db.withTenant(auth.tenant_id, async (tx) => {
       const existing = await idempotencyRepository.claim(tx, { tenantId: auth.tenant_id, key, requestHash: hash, requestId });
       if (existing) {
-        if (existing.request_hash !== hash) {
-          throw new AppError(422, 'idempotency_key_mismatch', 'This Idempotency-Key was used with a different request body');
-        }
+        if (existing.request_hash !== hash) throw idempotencyMismatch();
         if (existing.status === 'in_progress' || existing.response_status === null || existing.response_body === null) {
           throw conflict('idempotency_request_in_progress', 'A request with this Idempotency-Key is still being processed; retry later');
         }
@@ -114,9 +118,16 @@ export function ordersService(deps: OrdersDeps) {
   }
 
   async function processOrder(auth: AccessClaims, key: string, body: CreateOrderBody, requestId: string, log: Logger, span: Span) {
-    const reserved = await reserve(auth, key, body, requestId);
+    const hash = requestHash(body);
+    const cached = await replays.lookup(auth.tenant_id, key, hash);
+    if (cached) {
+      log.info({ idempotency_key_reused: true, status_code: cached.statusCode, cache: 'hit' }, 'order_replayed');
+      return { ...cached, replayed: true };
+    }
+    const reserved = await reserve(auth, key, hash, body, requestId);
     if (reserved.replay) {
       log.info({ idempotency_key_reused: true, status_code: reserved.replay.statusCode }, 'order_replayed');
+      await replays.remember(auth.tenant_id, key, hash, reserved.replay);
       return { ...reserved.replay, replayed: true };
     }
     const { orderId } = reserved;
@@ -126,7 +137,7 @@ export function ordersService(deps: OrdersDeps) {
     if (!order) throw new Error('order vanished after reservation');
     let result;
     try {
-      result = await deps.settlement.charge(order);
+      result = await deps.settlement.charge(auth.tenant_id, order);
     } catch (error) {
       if (error instanceof PaymentGatewayUnavailableError) {
         log.error({ order_id: orderId, error }, 'payment_gateway_unavailable');
@@ -135,7 +146,10 @@ export function ordersService(deps: OrdersDeps) {
       throw error;
     }
     const stored = await deps.settlement.record(auth.tenant_id, orderId, result, log);
-    if (stored) return { ...stored, replayed: false };
+    if (stored) {
+      await replays.remember(auth.tenant_id, key, hash, stored);
+      return { ...stored, replayed: false };
+    }
     // The reconciler settled it first: answer what it stored.
     const record = await deps.db.withTenant(auth.tenant_id, (tx) => idempotencyRepository.findByOrder(tx, orderId));
     if (!record?.response_body || record.response_status === null) throw new Error('settled order has no stored response');

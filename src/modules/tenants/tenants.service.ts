@@ -1,5 +1,6 @@
 // Public signup: a tenant and its owner in one transaction, then an access token.
 import type { Logger } from '../../observability/logging/logger.ts';
+import type { Metrics } from '../../observability/metrics/metrics.ts';
 import type { Database } from '../../platform/db/database.ts';
 import { uuidv7 } from '../../platform/db/ids.ts';
 import { conflict } from '../../platform/http/app-error.ts';
@@ -10,7 +11,7 @@ import { usersRepository } from '../users/users.repository.ts';
 import { tenantsRepository } from './tenants.repository.ts';
 import type { SignupBody } from './tenants.schemas.ts';
 
-export function tenantsService(deps: { db: Database; tokens: AccessTokens }) {
+export function tenantsService(deps: { db: Database; tokens: AccessTokens; metrics: Metrics }) {
   return {
     async signup(body: SignupBody, log: Logger) {
       const tenant = { id: uuidv7(), name: body.name, slug: body.slug };
@@ -28,6 +29,7 @@ export function tenantsService(deps: { db: Database; tokens: AccessTokens }) {
         throw error;
       }
       log.info({ tenant_id: tenant.id, user_id: user.id, source }, 'tenant_signed_up');
+      deps.metrics.signup(tenant.id, source);
       return {
         tenant,
         user: { id: user.id, email: user.email, role: 'owner' as const },

@@ -1,4 +1,5 @@
 import type { Logger } from '../../observability/logging/logger.ts';
+import type { Metrics } from '../../observability/metrics/metrics.ts';
 import type { Database } from '../../platform/db/database.ts';
 import { uuidv7 } from '../../platform/db/ids.ts';
 import { conflict, forbidden, notFound } from '../../platform/http/app-error.ts';
@@ -11,7 +12,10 @@ import { tenantsRepository } from '../tenants/tenants.repository.ts';
 import { usersRepository } from './users.repository.ts';
 import type { CreateUserBody } from './users.schemas.ts';
 
-export function usersService(deps: { db: Database }) {
+/** The signup source of a user an admin created (a tenant's owner signs up with the body's source). */
+export const INVITED_SOURCE = 'invite';
+
+export function usersService(deps: { db: Database; metrics: Metrics }) {
   return {
     async me(auth: AccessClaims) {
       return deps.db.withTenantRead(auth.tenant_id, async (tx) => {
@@ -31,6 +35,7 @@ export function usersService(deps: { db: Database }) {
           usersRepository.insert(tx, { id: uuidv7(), tenantId: auth.tenant_id, email: body.email.toLowerCase(), passwordHash, role: body.role }),
         );
         log.info({ created_user_id: user.id, role: user.role }, 'user_created');
+        deps.metrics.signup(auth.tenant_id, INVITED_SOURCE);
         return user;
       } catch (error) {
         if (uniqueViolation(error) === 'users_tenant_email_key') throw conflict('email_taken', 'A user with this e-mail already exists');

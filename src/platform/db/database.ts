@@ -5,7 +5,7 @@
 // (which would deadlock the embedded backend, whose transactions run one at a time).
 import pg from 'pg';
 import { AppError } from '../http/app-error.ts';
-import { connectionAttributes, tracedQuery, type ConnectionAttributes } from './traced-query.ts';
+import { connectionAttributes, tracedQuery, type ConnectionAttributes, type QueryObserver } from './traced-query.ts';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -15,6 +15,8 @@ export interface DatabaseOptions {
   /** Each query's time limit on the server side; protects the pool from runaway queries. */
   statementTimeoutMs?: number;
   onError?: (error: Error) => void;
+  /** Hears every statement's duration (query metrics, the slow-query log). */
+  onQuery?: QueryObserver;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -52,6 +54,7 @@ export interface TenantContext {
 export class Database {
   readonly pool: pg.Pool;
   private readonly connection: ConnectionAttributes;
+  private readonly onQuery: QueryObserver | undefined;
   /** The pool's `max` (1 on the embedded database: see dependencies.ts). */
   readonly poolSize: number;
 
@@ -66,24 +69,31 @@ export class Database {
     });
     this.connection = connectionAttributes(options.url);
     this.poolSize = options.poolSize;
+    this.onQuery = options.onQuery;
     // An idle client's error (server restart) must not crash the process; the pool drops it.
     this.pool.on('error', (error) => options.onError?.(error));
   }
 
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-    return tracedQuery<R>(this.pool, this.connection, text, values);
+    return tracedQuery<R>(this.pool, this.connection, text, values, text, this.onQuery);
   }
 
   /** Runs `fn` in a transaction as `app_user` with the tenant set for row-level security. */
   async withTenant<T>(context: TenantContext | string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const ctx = typeof context === 'string' ? { tenantId: context } : context;
     let setup = 'BEGIN; SET LOCAL ROLE app_user';
+    // What spans and the slow-query log show: the same statement without the values.
+    let shown = setup;
     if (ctx.tenantId !== undefined) {
       if (!UUID.test(ctx.tenantId)) throw new Error('withTenant: tenant id is not a UUID');
       setup += `; SELECT set_config('app.tenant_id', ${literal(ctx.tenantId)}, true)`;
+      shown += "; SELECT set_config('app.tenant_id', $1, true)";
     }
-    if (ctx.tenantSlug !== undefined) setup += `; SELECT set_config('app.tenant_slug', ${literal(ctx.tenantSlug)}, true)`;
-    return this.transaction(setup, fn);
+    if (ctx.tenantSlug !== undefined) {
+      setup += `; SELECT set_config('app.tenant_slug', ${literal(ctx.tenantSlug)}, true)`;
+      shown += "; SELECT set_config('app.tenant_slug', $2, true)";
+    }
+    return this.transaction({ text: setup, shown }, fn);
   }
 
   /**
@@ -97,10 +107,10 @@ export class Database {
   withTenantRead<T>(tenantId: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
     if (!UUID.test(tenantId)) throw new Error('withTenantRead: tenant id is not a UUID');
     const prefix = `SET LOCAL ROLE app_user; SELECT set_config('app.tenant_id', ${literal(tenantId)}, true); `;
-    const { pool, connection } = this;
+    const { pool, connection, onQuery } = this;
     const tx: Queryable = {
       query: (async (text: string, values: unknown[] = []) => {
-        const results = (await tracedQuery(pool, connection, prefix + inline(text, values), undefined, text)) as unknown as pg.QueryResult[];
+        const results = (await tracedQuery(pool, connection, prefix + inline(text, values), undefined, text, onQuery)) as unknown as pg.QueryResult[];
         return results[2];
       }) as Queryable['query'],
     };
@@ -109,17 +119,17 @@ export class Database {
 
   /** A transaction as the login role (migrations, jobs that are not tenant-scoped). */
   withTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.transaction('BEGIN', fn);
+    return this.transaction({ text: 'BEGIN', shown: 'BEGIN' }, fn);
   }
 
-  private async transaction<T>(setup: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  private async transaction<T>(setup: { text: string; shown: string }, fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
-    const connection = this.connection;
+    const { connection, onQuery } = this;
     // Every statement of the transaction, the setup and COMMIT included, gets its span.
-    const tx: Queryable = { query: ((text: string, values?: unknown[]) => tracedQuery(client, connection, text, values)) as Queryable['query'] };
+    const tx: Queryable = { query: ((text: string, values?: unknown[]) => tracedQuery(client, connection, text, values, text, onQuery)) as Queryable['query'] };
     let broken: Error | undefined;
     try {
-      await tx.query(setup);
+      await tracedQuery(client, connection, setup.text, undefined, setup.shown, onQuery);
       const result = await fn(tx);
       await tx.query('COMMIT');
       return result;

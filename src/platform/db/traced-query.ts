@@ -38,6 +38,23 @@ export function summarize(text: string): Summary {
   return summary;
 }
 
+/** Told every statement's text (parameterised, never values) and duration: metrics and the slow-query log. */
+export type QueryObserver = (text: string, seconds: number) => void;
+
+/** Wraps a query's promise so `observe` hears its duration, success or failure alike. */
+function observed<T>(promise: Promise<T>, observe: QueryObserver, text: string, start: number): Promise<T> {
+  return promise.then(
+    (result) => {
+      observe(text, (performance.now() - start) / 1000);
+      return result;
+    },
+    (error: unknown) => {
+      observe(text, (performance.now() - start) / 1000);
+      throw error;
+    },
+  );
+}
+
 /**
  * `shownText`: the statement the span describes when `text` wraps it (a one-round-trip
  * tenant read sends role and tenant setup before it, with its parameters inlined: the span
@@ -49,8 +66,13 @@ export function tracedQuery<R extends pg.QueryResultRow>(
   text: string,
   values?: unknown[],
   shownText: string = text,
+  observe?: QueryObserver,
 ): Promise<pg.QueryResult<R>> {
-  if (!recordingSpan()) return target.query<R>(text, values);
+  const start = observe ? performance.now() : 0;
+  if (!recordingSpan()) {
+    const result = target.query<R>(text, values);
+    return observe ? observed(result, observe, shownText, start) : result;
+  }
   const summary = summarize(shownText);
   const attributes: Attributes = {
     'db.system.name': 'postgresql',
@@ -62,7 +84,8 @@ export function tracedQuery<R extends pg.QueryResultRow>(
   };
   if (summary.collection) attributes['db.collection.name'] = summary.collection;
   const span = tracer.startSpan(summary.name, { kind: SpanKind.CLIENT, attributes });
-  return target.query<R>(`${text} /*traceparent='${traceparentOf(span)}'*/`, values).then(
+  const result = target.query<R>(`${text} /*traceparent='${traceparentOf(span)}'*/`, values);
+  return (observe ? observed(result, observe, shownText, start) : result).then(
     (result) => {
       if (typeof result.rowCount === 'number') span.setAttribute('db.response.returned_rows', result.rowCount);
       span.end();
