@@ -2,6 +2,7 @@
 //
 // Configurations (each a fresh server process pinned to core 0; wrk pinned to core 1):
 //   a  observability off: OTEL_SDK_DISABLED=true, METRICS_ENABLED=false, LOG_LEVEL=warn
+//   m  a + the metrics hooks alone (METRICS_ENABLED=true): their throughput cost
 //   b  logs + metrics: request logs at info, METRICS_ENABLED=true, no tracing
 //   c  b + traces, 100 % sampled, exported over OTLP/http-protobuf to a local receiver
 //   d  c at parentbased_traceidratio 10 %
@@ -10,6 +11,8 @@
 // Each configuration runs BENCH_ROUNDS times (default 3), interleaved (a b c d z a b c d z …),
 // BENCH_DURATION seconds per route (default 8, after a 2 s warm-up); medians are reported
 // with each ratio to (a) and to (z), and written to bench/results/latest.json.
+// Then the scrape: a metrics-on server gets 100 tenants × every API route, and GET /metrics
+// is timed 50 times in each format (median reported).
 //
 // Needs: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), wrk and taskset
 // (Debian: apt-get install wrk). Only loopback addresses are used.
@@ -27,14 +30,17 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0000';
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? '0';
 const LOAD_CORE = process.env.BENCH_LOAD_CORE ?? '1';
+/** `npm start`'s node arguments (package.json), so the bench runs what users run. */
+const START_ARGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1);
 /** Orders spread over this many products, as real traffic is. */
 const ORDER_PRODUCTS = 32;
 
-type ConfigName = 'a' | 'b' | 'c' | 'd' | 'z';
+type ConfigName = 'a' | 'm' | 'b' | 'c' | 'd' | 'z';
 type RouteName = 'health' | 'product' | 'order';
 
 const CONFIGS: Record<ConfigName, { label: string; env: Record<string, string>; bare?: boolean }> = {
   a: { label: 'observability off', env: { OTEL_SDK_DISABLED: 'true', METRICS_ENABLED: 'false', LOG_LEVEL: 'warn' } },
+  m: { label: 'metrics hooks only', env: { OTEL_SDK_DISABLED: 'true', METRICS_ENABLED: 'true', LOG_LEVEL: 'warn' } },
   b: { label: 'logs + metrics', env: { OTEL_SDK_DISABLED: 'true', METRICS_ENABLED: 'true', LOG_LEVEL: 'info' } },
   c: { label: 'logs + metrics + traces 100 % (OTLP)', env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'always_on' } },
   d: { label: 'logs + metrics + traces 10 % (OTLP)', env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' } },
@@ -103,13 +109,17 @@ async function waitReady(url: string, child: ChildProcess): Promise<void> {
 async function startServer(config: ConfigName, receiverPort: number): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const c = CONFIGS[config];
-  const args = c.bare ? ['bench/bare-server.ts'] : ['--import', './src/instrument.ts', 'src/main.ts'];
+  const flags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const args = c.bare ? ['bench/bare-server.ts'] : [...flags, ...START_ARGS];
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     PORT: String(port),
     DATABASE_URL,
     JWT_SECRET,
     APP_ENV: 'production',
+    // Reconcile jobs are a crash safety net; firing during a later configuration's run they
+    // would bill that configuration for an earlier one's orders.
+    ORDER_RECONCILE_AFTER_SECONDS: '86400',
     ...(config === 'c' || config === 'd' ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } : {}),
     ...c.env,
   };
@@ -198,7 +208,7 @@ async function main() {
 
   const samples: Record<string, Sample[]> = {};
   const rss: Record<string, number[]> = {};
-  const order: ConfigName[] = ['a', 'b', 'c', 'd', 'z'];
+  const order = (process.env.BENCH_CONFIGS?.split(',') ?? ['a', 'm', 'b', 'c', 'd', 'z']) as ConfigName[];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const config of order) {
       const { child, url } = await startServer(config, receiver.port);
@@ -245,14 +255,80 @@ async function main() {
       );
     }
   }
+  const scrape = process.env.BENCH_SCRAPE === '0' ? undefined : await scrapeCost(receiver.port);
+
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const file = join(ROOT, 'bench/results/latest.json');
   writeFileSync(
     file,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, otlp_bytes_received: receiver.bytes(), results }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, otlp_bytes_received: receiver.bytes(), results, scrape }, null, 2)}\n`,
   );
   console.log(`\nwrote ${file}`);
   receiver.server.close();
+}
+
+const SCRAPE_TENANTS = Number(process.env.BENCH_SCRAPE_TENANTS ?? 100);
+const SCRAPES = 50;
+
+/**
+ * The cost of GET /metrics at a realistic size: SCRAPE_TENANTS tenants, each calling every
+ * API route (signup, login, users, products, orders captured and declined, a 404), so the
+ * per-tenant series (api_calls_total, orders_total, revenue, signups, failures) are full.
+ * Then SCRAPES sequential scrapes per format; the median wall time as the client sees it.
+ */
+async function scrapeCost(receiverPort: number) {
+  const { child, url } = await startServer('m', receiverPort);
+  try {
+    const run = Date.now().toString(36);
+    for (let t = 0; t < SCRAPE_TENANTS; t++) {
+      const slug = `scrape-${run}-${t}`;
+      const email = `owner@${slug}.test`;
+      const password = 'bench password 123';
+      await api(url, '/api/tenants', { method: 'POST', body: { name: `Scrape ${t}`, slug, email, password, source: 'organic' } });
+      const { access_token: token } = (await api(url, '/api/auth/login', { method: 'POST', body: { tenant: slug, email, password } })) as { access_token: string };
+      const product = await api(url, '/api/products', { method: 'POST', token, body: { name: `Widget ${t % 10}`, price_cents: 500 + t, stock: 100 } });
+      await api(url, `/api/products/${product.id as string}`, { token });
+      await api(url, '/api/products', { token });
+      await api(url, `/api/products/${product.id as string}`, { method: 'PATCH', token, body: { stock: 99 } });
+      const orderOf = (key: string, paymentMethod?: string) =>
+        fetch(`${url}/api/orders`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': key },
+          body: JSON.stringify({ items: [{ product_id: product.id, quantity: 1 }], ...(paymentMethod ? { payment_method: paymentMethod } : {}) }),
+        }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> }));
+      const paid = await orderOf(`scrape-${t}`);
+      await orderOf(`scrape-${t}-declined`, 'pm_card_declined');
+      await api(url, `/api/orders/${paid.body.id as string}`, { token });
+      await api(url, '/api/orders', { token });
+      await api(url, '/api/me', { token });
+      const user = await api(url, '/api/users', { method: 'POST', token, body: { email: `member@${slug}.test`, password, role: 'member' } });
+      await api(url, '/api/users', { token });
+      await api(url, `/api/users/${user.id as string}`, { token });
+      await fetch(`${url}/no/such/route/${t}`);
+    }
+    const timeScrapes = async (accept: string) => {
+      const times: number[] = [];
+      let bytes = 0;
+      let series = 0;
+      for (let i = 0; i < SCRAPES; i++) {
+        const started = performance.now();
+        const res = await fetch(`${url}/metrics`, { headers: { accept } });
+        const text = await res.text();
+        times.push(performance.now() - started);
+        bytes = text.length;
+        series = text.split('\n').filter((l) => l && !l.startsWith('#')).length;
+      }
+      return { median_ms: Number(median(times).toFixed(2)), max_ms: Number(Math.max(...times).toFixed(2)), bytes, series };
+    };
+    const prometheus = await timeScrapes('text/plain');
+    const openmetrics = await timeScrapes('application/openmetrics-text; version=1.0.0');
+    console.log(`\n/metrics with ${SCRAPE_TENANTS} tenants × every route, median of ${SCRAPES} scrapes:`);
+    console.log(`  prometheus text  ${prometheus.median_ms} ms (max ${prometheus.max_ms} ms), ${prometheus.series} samples, ${Math.round(prometheus.bytes / 1024)} KiB`);
+    console.log(`  openmetrics      ${openmetrics.median_ms} ms (max ${openmetrics.max_ms} ms), ${openmetrics.series} samples, ${Math.round(openmetrics.bytes / 1024)} KiB`);
+    return { tenants: SCRAPE_TENANTS, scrapes: SCRAPES, prometheus, openmetrics };
+  } finally {
+    await stopServer(child);
+  }
 }
 
 try {

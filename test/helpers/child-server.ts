@@ -1,6 +1,7 @@
-// Starts the server as `npm start` does (`node src/main.ts`) in a child process, on a free
+// Starts the server as `npm start` does (its exact node arguments) in a child process, on a free
 // loopback port, and collects its stdout lines. For lifecycle tests: signals, exit codes.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -17,6 +18,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** `npm start`'s node arguments, read from package.json so the tests start what users start. */
+export const START_ARGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1);
+
 export interface ChildServer {
   child: ChildProcess;
   port: number;
@@ -31,7 +35,7 @@ export interface ChildServer {
 
 export async function startChildServer(env: Record<string, string | undefined>): Promise<ChildServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', './src/instrument.ts', 'src/main.ts'], {
+  const child = spawn(process.execPath, START_ARGS, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -120,8 +120,8 @@ describe(`trace parentage under load (${backend})`, () => {
       expect(s.parentSpanContext?.spanId, `${s.name} of ${sent.requestId}`).toBe(spanId(server));
       // Within the request's time. Each span anchors its clock on Date.now() (millisecond
       // precision) when it starts, so two spans' times can disagree by up to ~2 ms.
-      expect(nanos(s.startTime)).toBeGreaterThanOrEqual(nanos(server.startTime) - 2 * MS);
-      expect(nanos(s.endTime)).toBeLessThanOrEqual(nanos(server.endTime) + 2 * MS);
+      expect(nanos(s.startTime)).toBeGreaterThanOrEqual(nanos(server.startTime) - 2n * MS);
+      expect(nanos(s.endTime)).toBeLessThanOrEqual(nanos(server.endTime) + 2n * MS);
     }
   }
 
