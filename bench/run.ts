@@ -51,6 +51,8 @@ interface Sample {
   rps: number;
   p50: number;
   p99: number;
+  /** Server CPU time (user + system) per request, in µs: steadier than req/s on a noisy box. */
+  cpu_us?: number;
 }
 
 function requireTool(name: string): void {
@@ -141,6 +143,13 @@ async function stopServer(child: ChildProcess): Promise<number> {
   return Math.round(peakKb / 1024);
 }
 
+/** utime + stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15, in clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 const toMs = (value: string): number => {
   const m = /^([\d.]+)(us|ms|s)$/.exec(value.trim());
   if (!m) return NaN;
@@ -216,9 +225,11 @@ async function main() {
         if (config === 'z' && route === 'order') continue;
         const run = `${round}${config}${Date.now()}`;
         wrk(`${url}${paths[route]}`, 2, routes[route](`${run}w`)); // warm-up
+        const cpuBefore = cpuSeconds(child.pid!);
         const sample = wrk(`${url}${paths[route]}`, DURATION, routes[route](run));
+        sample.cpu_us = Number((((cpuSeconds(child.pid!) - cpuBefore) / (sample.rps * DURATION)) * 1e6).toFixed(1));
         (samples[`${config}.${route}`] ??= []).push(sample);
-        console.log(`round ${round} ${config} ${route.padEnd(7)} ${sample.rps.toFixed(0).padStart(6)} req/s  p50 ${sample.p50.toFixed(2)} ms  p99 ${sample.p99.toFixed(2)} ms`);
+        console.log(`round ${round} ${config} ${route.padEnd(7)} ${sample.rps.toFixed(0).padStart(6)} req/s  p50 ${sample.p50.toFixed(2)} ms  p99 ${sample.p99.toFixed(2)} ms  cpu ${sample.cpu_us} µs/req`);
       }
       (rss[config] ??= []).push(await stopServer(child));
     }
@@ -230,7 +241,7 @@ async function main() {
 
   const results: Record<string, unknown> = {};
   console.log(`\nMedians of ${ROUNDS} interleaved runs, ${DURATION} s each, ${CONNECTIONS} connections, server on core ${SERVER_CORE}, wrk on core ${LOAD_CORE}:\n`);
-  console.log('config route     req/s    p50 ms   p99 ms  peak RSS MB   vs a    vs z');
+  console.log('config route     req/s    p50 ms   p99 ms  peak RSS MB   vs a    vs z  cpu µs/req  cpu vs a');
   for (const route of Object.keys(routes) as RouteName[]) {
     const base = samples[`a.${route}`];
     const ceiling = samples[`z.${route}`];
@@ -246,12 +257,14 @@ async function main() {
         peak_rss_mb: median(rss[config] ?? [0]),
         ratio_to_a: base ? Number((rps / median(base.map((x) => x.rps))).toFixed(3)) : null,
         ratio_to_z: ceiling ? Number((rps / median(ceiling.map((x) => x.rps))).toFixed(3)) : null,
+        cpu_us_per_request: median(s.map((x) => x.cpu_us ?? NaN)),
+        cpu_ratio_to_a: base ? Number((median(s.map((x) => x.cpu_us ?? NaN)) / median(base.map((x) => x.cpu_us ?? NaN))).toFixed(3)) : null,
         runs: s,
       };
       (results[route] ??= {} as Record<string, unknown>);
       (results[route] as Record<string, unknown>)[config] = row;
       console.log(
-        `${config.padEnd(6)} ${route.padEnd(8)} ${String(row.rps).padStart(6)} ${row.p50_ms.toFixed(2).padStart(8)} ${row.p99_ms.toFixed(2).padStart(8)} ${String(row.peak_rss_mb).padStart(12)} ${(row.ratio_to_a ?? 0).toFixed(2).padStart(6)} ${row.ratio_to_z === null ? '     -' : row.ratio_to_z.toFixed(2).padStart(6)}`,
+        `${config.padEnd(6)} ${route.padEnd(8)} ${String(row.rps).padStart(6)} ${row.p50_ms.toFixed(2).padStart(8)} ${row.p99_ms.toFixed(2).padStart(8)} ${String(row.peak_rss_mb).padStart(12)} ${(row.ratio_to_a ?? 0).toFixed(2).padStart(6)} ${row.ratio_to_z === null ? '     -' : row.ratio_to_z.toFixed(2).padStart(6)} ${row.cpu_us_per_request.toFixed(1).padStart(11)} ${(row.cpu_ratio_to_a ?? 0).toFixed(2).padStart(9)}`,
       );
     }
   }
