@@ -14,16 +14,20 @@
 // Then the scrape: a metrics-on server gets 100 tenants × every API route, and GET /metrics
 // is timed 50 times in each format (median reported).
 //
-// Needs: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), wrk and taskset
+// Needs: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/glassbox_bench, created
+// when missing), wrk and taskset
 // (Debian: apt-get install wrk). Only loopback addresses are used.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 
 const ROOT = join(import.meta.dirname, '..');
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+// A database of the bench's own (created when missing): its orders and pending jobs must not
+// land in the database the tests share.
+const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/glassbox_bench';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -61,6 +65,22 @@ function requireTool(name: string): void {
   } catch {
     console.error(`bench: ${name} is missing (Debian: apt-get install ${name === 'taskset' ? 'util-linux' : name})`);
     process.exit(1);
+  }
+}
+
+/** Creates the bench's database on its server when it does not exist yet. */
+async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+  } finally {
+    await client.end();
   }
 }
 
@@ -190,6 +210,7 @@ async function main() {
   requireTool('wrk');
   requireTool('taskset');
   execFileSync('taskset', ['-cp', LOAD_CORE, String(process.pid)], { stdio: 'ignore' });
+  await ensureDatabase(DATABASE_URL);
   const receiver = await startReceiver();
 
   // Setup: migrate (by starting once), a tenant, a product with plenty of stock.
