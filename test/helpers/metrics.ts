@@ -266,6 +266,20 @@ export function findPromtool(): string | undefined {
   return undefined;
 }
 
+/**
+ * CI sets GLASSBOX_REQUIRE_PROMETHEUS=1 (.ci/run installs Debian's `prometheus`): there a
+ * missing promtool or Prometheus fails the run. Elsewhere (a laptop without the package) the
+ * tests that need them are skipped with a warning, so `npm test` works on a fresh machine.
+ */
+export const PROMETHEUS_REQUIRED = process.env.GLASSBOX_REQUIRE_PROMETHEUS === '1';
+
+/** Whether to run a test that needs `tool`: yes when present or required (then it fails loudly). */
+export function runsWith(tool: string | undefined, what: string): boolean {
+  if (tool || PROMETHEUS_REQUIRED) return true;
+  console.warn(`skipping the ${what} tests: Debian's \`prometheus\` package is not installed (CI installs it and sets GLASSBOX_REQUIRE_PROMETHEUS=1)`);
+  return false;
+}
+
 export const PROMTOOL_MISSING = "promtool not found (looked in /usr/bin and on PATH): install Debian's `prometheus` package (apt-get install prometheus), as CI does";
 
 /** Pipes `text` into `promtool check metrics`; its exit code and what it printed (its lint findings). */
