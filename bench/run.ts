@@ -11,6 +11,8 @@
 // Each configuration runs BENCH_ROUNDS times (default 3), interleaved (a b c d z a b c d z …),
 // BENCH_DURATION seconds per route (default 8, after a 2 s warm-up); medians are reported
 // with each ratio to (a) and to (z), and written to bench/results/latest.json.
+// For quick experiments: BENCH_CONFIGS=a,c (which configurations), BENCH_ROUTES=product (which
+// routes), BENCH_SCRAPE=0 (skip the scrape), BENCH_NODE_FLAGS="…" (extra node flags).
 // Then the scrape: a metrics-on server gets 100 tenants × every API route, and GET /metrics
 // is timed 50 times in each format (median reported).
 //
@@ -244,6 +246,7 @@ async function main() {
       const { child, url } = await startServer(config, receiver.port);
       for (const route of Object.keys(routes) as RouteName[]) {
         if (config === 'z' && route === 'order') continue;
+        if (ROUTE_FILTER && !ROUTE_FILTER.includes(route)) continue;
         const run = `${round}${config}${Date.now()}`;
         wrk(`${url}${paths[route]}`, 2, routes[route](`${run}w`)); // warm-up
         const cpuBefore = cpuSeconds(child.pid!);
@@ -301,6 +304,8 @@ async function main() {
   receiver.server.close();
 }
 
+/** BENCH_ROUTES=health,product: only those routes (for quick experiments). */
+const ROUTE_FILTER = process.env.BENCH_ROUTES?.split(',');
 const SCRAPE_TENANTS = Number(process.env.BENCH_SCRAPE_TENANTS ?? 100);
 const SCRAPES = 50;
 
