@@ -70,6 +70,24 @@ function requireTool(name: string): void {
   }
 }
 
+/**
+ * Lets Postgres finish the previous configuration's work before the next one starts: the
+ * order route leaves dead tuples, WAL and autovacuum work behind, which would otherwise be
+ * billed to whichever configuration runs next (always the same one in a fixed order).
+ */
+async function settle(): Promise<void> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    for (const sql of ['VACUUM (ANALYZE)', 'CHECKPOINT']) {
+      // CHECKPOINT needs a superuser or pg_checkpoint; without it the bench goes on unsettled.
+      await client.query(sql).catch((error: Error) => console.warn(`bench: ${sql} failed (${error.message})`));
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 /** Creates the bench's database on its server when it does not exist yet. */
 async function ensureDatabase(url: string): Promise<void> {
   const target = new URL(url);
@@ -256,6 +274,7 @@ async function main() {
         console.log(`round ${round} ${config} ${route.padEnd(7)} ${sample.rps.toFixed(0).padStart(6)} req/s  p50 ${sample.p50.toFixed(2)} ms  p99 ${sample.p99.toFixed(2)} ms  cpu ${sample.cpu_us} µs/req`);
       }
       (rss[config] ??= []).push(await stopServer(child));
+      await settle();
     }
     // Keep stock from running out across rounds.
     const restock = await startServer('a', receiver.port);
