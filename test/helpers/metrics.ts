@@ -252,9 +252,9 @@ export async function scrape(app: FastifyInstance, format: 'prometheus' | 'openm
   return Object.assign(new Exposition(res.body), { contentType: String(res.headers['content-type']) });
 }
 
-/** promtool's path: /usr/bin/promtool, else the first `promtool` on PATH; undefined when absent. */
-export function findPromtool(): string | undefined {
-  const candidates = ['/usr/bin/promtool', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'promtool'))];
+/** A tool of Debian's `prometheus` package: /usr/bin/<name>, else the first <name> on PATH; undefined when absent. */
+export function findTool(name: 'promtool' | 'prometheus'): string | undefined {
+  const candidates = [`/usr/bin/${name}`, ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name))];
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);
@@ -265,6 +265,8 @@ export function findPromtool(): string | undefined {
   }
   return undefined;
 }
+
+export const findPromtool = () => findTool('promtool');
 
 /**
  * CI sets GLASSBOX_REQUIRE_PROMETHEUS=1 (.ci/run installs Debian's `prometheus`): there a

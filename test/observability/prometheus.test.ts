@@ -13,17 +13,17 @@
 // without the package and that variable the file is skipped with a warning.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpanKind } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HTTP_DURATION_BUCKETS } from '../../src/observability/metrics/metrics.ts';
 import { unique } from '../helpers/api.ts';
 import { freePort } from '../helpers/child-server.ts';
-import { runsWith } from '../helpers/metrics.ts';
+import { findTool, runsWith } from '../helpers/metrics.ts';
 import { backend, startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { startTestTracing } from '../helpers/tracing.ts';
 
@@ -34,19 +34,7 @@ const PRODUCT_ROUTE = '/api/products/:id';
 /** How long to wait for Prometheus to show something (it scrapes every second). */
 const WAIT_MS = 15_000;
 
-/** /usr/bin/prometheus, else the first `prometheus` on PATH, else undefined. */
-function findPrometheus(): string | undefined {
-  const candidates = ['/usr/bin/prometheus', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'prometheus'))];
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // next one
-    }
-  }
-  return undefined;
-}
+const findPrometheus = () => findTool('prometheus');
 
 interface PrometheusProcess {
   child: ChildProcess;

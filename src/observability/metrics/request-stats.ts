@@ -55,42 +55,32 @@ export class RequestStats {
 
   /** Registers `http_requests_total` and `http_request_duration_seconds` in `registry`. */
   register(registry: Registry<OpenMetricsContentType>, names: { requests: string; duration: string }): void {
-    const requests = {
-      name: names.requests,
-      help: 'HTTP requests answered, by method, route template (or "unmatched") and status code.',
-      type: 'counter',
-      aggregator: 'sum',
-      get: async (): Promise<Values> => {
-        const values: MetricValue<string>[] = [];
-        for (const s of this.series.values()) {
-          for (const [status, value] of s.statuses) values.push({ labels: { method: s.method, endpoint: s.endpoint, status }, value });
-        }
-        return { name: names.requests, help: requests.help, type: 'counter', aggregator: 'sum', values } as unknown as Values;
-      },
-    };
-    const duration = {
-      name: names.duration,
-      help: 'Time from the request arriving to its response being sent, by method and route template.',
-      type: 'histogram',
-      aggregator: 'sum',
-      get: async (): Promise<Values> => {
-        const values: (MetricValue<string> & { metricName: string; exemplar?: Exemplar })[] = [];
-        for (const s of this.series.values()) {
-          let cumulative = 0;
-          for (let i = 0; i <= this.bounds.length; i++) {
-            cumulative += s.counts[i]!;
-            const le = i < this.bounds.length ? this.bounds[i]! : '+Inf';
-            const exemplar = s.exemplars[i];
-            values.push({ metricName: `${names.duration}_bucket`, labels: { le, method: s.method, endpoint: s.endpoint }, value: cumulative, ...(exemplar ? { exemplar } : {}) });
-          }
-          values.push({ metricName: `${names.duration}_sum`, labels: { method: s.method, endpoint: s.endpoint }, value: s.sum });
-          values.push({ metricName: `${names.duration}_count`, labels: { method: s.method, endpoint: s.endpoint }, value: s.count });
-        }
-        return { name: names.duration, help: duration.help, type: 'histogram', aggregator: 'sum', values } as unknown as Values;
-      },
-    };
     // prom-client's registry holds anything with a name and get(); exposition.ts only calls get().
-    (registry as unknown as { registerMetric(m: unknown): void }).registerMetric(requests);
-    (registry as unknown as { registerMetric(m: unknown): void }).registerMetric(duration);
+    const add = (name: string, help: string, type: 'counter' | 'histogram', values: () => MetricValue<string>[]) => {
+      const get = async () => ({ name, help, type, aggregator: 'sum', values: values() }) as unknown as Values;
+      (registry as unknown as { registerMetric(m: unknown): void }).registerMetric({ name, help, type, aggregator: 'sum', get });
+    };
+    add(names.requests, 'HTTP requests answered, by method, route template (or "unmatched") and status code.', 'counter', () => {
+      const values: MetricValue<string>[] = [];
+      for (const s of this.series.values()) {
+        for (const [status, value] of s.statuses) values.push({ labels: { method: s.method, endpoint: s.endpoint, status }, value });
+      }
+      return values;
+    });
+    add(names.duration, 'Time from the request arriving to its response being sent, by method and route template.', 'histogram', () => {
+      const values: (MetricValue<string> & { metricName: string; exemplar?: Exemplar })[] = [];
+      for (const s of this.series.values()) {
+        let cumulative = 0;
+        for (let i = 0; i <= this.bounds.length; i++) {
+          cumulative += s.counts[i]!;
+          const le = i < this.bounds.length ? this.bounds[i]! : '+Inf';
+          const exemplar = s.exemplars[i];
+          values.push({ metricName: `${names.duration}_bucket`, labels: { le, method: s.method, endpoint: s.endpoint }, value: cumulative, ...(exemplar ? { exemplar } : {}) });
+        }
+        values.push({ metricName: `${names.duration}_sum`, labels: { method: s.method, endpoint: s.endpoint }, value: s.sum });
+        values.push({ metricName: `${names.duration}_count`, labels: { method: s.method, endpoint: s.endpoint }, value: s.count });
+      }
+      return values;
+    });
   }
 }
