@@ -1,16 +1,20 @@
 // npm run bench — what observability costs, measured on real PostgreSQL.
 //
-// Configurations (each a fresh server process pinned to core 0; wrk pinned to core 1):
+// Configurations (one server process each, all started at once and pinned to core 0; wrk
+// pinned to core 1):
 //   a  observability off: OTEL_SDK_DISABLED=true, METRICS_ENABLED=false, LOG_LEVEL=warn
 //   m  a + the metrics hooks alone (METRICS_ENABLED=true): their throughput cost
 //   b  logs + metrics: request logs at info, METRICS_ENABLED=true, no tracing
 //   c  b + traces, 100 % sampled, exported over OTLP/http-protobuf to a local receiver
 //   d  c at parentbased_traceidratio 10 %
 //   z  bare Fastify doing the same SELECT by primary key (no auth, no tenant transaction)
+//   o  (only when BENCH_CONFIGS names it) c with nothing sampled: the cost of an unsampled request
 // Routes: GET /health/live, GET /api/products/:id (authenticated), POST /api/orders.
-// Each configuration runs BENCH_ROUNDS times (default 3), interleaved (a b c d z a b c d z …),
-// BENCH_DURATION seconds per route (default 8, after a 2 s warm-up); medians are reported
-// with each ratio to (a) and to (z), and written to bench/results/latest.json.
+// Per route: a 3 s warm-up of every server, then BENCH_ROUNDS rounds (default 5) of
+// BENCH_DURATION seconds (default 5) on each configuration in turn, the first one rotating.
+// Medians are reported; each ratio to (a) and to (z) is the median of the ratios within a
+// round, which cancels the machine's drift between rounds. Written to bench/results/latest.json.
+// Each traced configuration exports to a receiver of its own, which counts the spans.
 // For quick experiments: BENCH_CONFIGS=a,c (which configurations), BENCH_ROUTES=product (which
 // routes), BENCH_SCRAPE=0 (skip the scrape), BENCH_NODE_FLAGS="…" (extra node flags).
 // Then the scrape: a metrics-on server gets 100 tenants × every API route, and GET /metrics
@@ -19,10 +23,12 @@
 // Needs: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/glassbox_bench, created
 // when missing), wrk and taskset
 // (Debian: apt-get install wrk). Only loopback addresses are used.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 
@@ -30,8 +36,9 @@ const ROOT = join(import.meta.dirname, '..');
 // A database of the bench's own (created when missing): its orders and pending jobs must not
 // land in the database the tests share.
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/glassbox_bench';
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const DURATION = Number(process.env.BENCH_DURATION ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+const WARMUP = 3;
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0000';
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? '0';
@@ -41,7 +48,7 @@ const START_ARGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
 /** Orders spread over this many products, as real traffic is. */
 const ORDER_PRODUCTS = 32;
 
-type ConfigName = 'a' | 'm' | 'b' | 'c' | 'd' | 'z';
+type ConfigName = 'a' | 'm' | 'b' | 'c' | 'd' | 'o' | 'z';
 type RouteName = 'health' | 'product' | 'order';
 
 const CONFIGS: Record<ConfigName, { label: string; env: Record<string, string>; bare?: boolean }> = {
@@ -50,6 +57,8 @@ const CONFIGS: Record<ConfigName, { label: string; env: Record<string, string>; 
   b: { label: 'logs + metrics', env: { OTEL_SDK_DISABLED: 'true', METRICS_ENABLED: 'true', LOG_LEVEL: 'info' } },
   c: { label: 'logs + metrics + traces 100 % (OTLP)', env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'always_on' } },
   d: { label: 'logs + metrics + traces 10 % (OTLP)', env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' } },
+  // Not in the default set: the tracing machinery with nothing sampled (what an unsampled request costs).
+  o: { label: 'logs + metrics + tracing, nothing sampled', env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' } },
   z: { label: 'bare Fastify + pg (ceiling)', env: {}, bare: true },
 };
 
@@ -59,6 +68,7 @@ interface Sample {
   p99: number;
   /** Server CPU time (user + system) per request, in µs: steadier than req/s on a noisy box. */
   cpu_us?: number;
+  round?: number;
 }
 
 function requireTool(name: string): void {
@@ -104,17 +114,49 @@ async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
-/** A local OTLP/HTTP receiver that accepts and counts what it is sent. */
-function startReceiver(): Promise<{ server: Server; port: number; bytes: () => number }> {
+// The official OTLP protobuf definitions (a devDependency), to count the spans that arrive.
+const otlpRoot = createRequire(import.meta.url)('otlp-proto-definitions/build/src/generated/root.js') as {
+  opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: { decode(b: Buffer): { resourceSpans: { scopeSpans: { spans: unknown[] }[] }[] } } } } } } };
+};
+const { ExportTraceServiceRequest } = otlpRoot.opentelemetry.proto.collector.trace.v1;
+
+interface Receiver {
+  server: Server;
+  port: number;
+  bytes: () => number;
+  /** Decodes what arrived since the last call and returns its span count. */
+  takeSpans: () => number;
+}
+
+/**
+ * A local OTLP/HTTP receiver that accepts what it is sent and counts the spans. It answers
+ * while wrk runs (wrk is spawned asynchronously), so an exporter is never held up by the
+ * bench itself: spans the server drops would show as a shortfall in the printed counts.
+ */
+function startReceiver(): Promise<Receiver> {
   let bytes = 0;
+  let pending: Buffer[] = [];
   const server = createServer((req, res) => {
-    req.on('data', (c: Buffer) => (bytes += c.length));
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      parts.push(c);
+    });
+    req.on('end', () => {
+      pending.push(Buffer.concat(parts)); // decoded later, off the measured window
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
   });
+  const takeSpans = () => {
+    let spans = 0;
+    for (const payload of pending) for (const rs of ExportTraceServiceRequest.decode(payload).resourceSpans) for (const ss of rs.scopeSpans) spans += ss.spans.length;
+    pending = [];
+    return spans;
+  };
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => {
       const a = server.address();
-      resolve({ server, port: typeof a === 'object' && a ? a.port : 0, bytes: () => bytes });
+      resolve({ server, port: typeof a === 'object' && a ? a.port : 0, bytes: () => bytes, takeSpans });
     }),
   );
 }
@@ -148,7 +190,7 @@ async function waitReady(url: string, child: ChildProcess): Promise<void> {
   throw new Error('server did not become ready');
 }
 
-async function startServer(config: ConfigName, receiverPort: number): Promise<{ child: ChildProcess; url: string }> {
+async function startServer(config: ConfigName, receiverPort?: number): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const c = CONFIGS[config];
   const flags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
@@ -162,7 +204,7 @@ async function startServer(config: ConfigName, receiverPort: number): Promise<{ 
     // Reconcile jobs are a crash safety net; firing during a later configuration's run they
     // would bill that configuration for an earlier one's orders.
     ORDER_RECONCILE_AFTER_SECONDS: '86400',
-    ...(config === 'c' || config === 'd' ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } : {}),
+    ...(receiverPort ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } : {}),
     ...c.env,
   };
   // Logs go to /dev/null: the cost of formatting and writing them is measured, not a pipe's.
@@ -197,17 +239,23 @@ const toMs = (value: string): number => {
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
 };
 
-/** wrk's options go before the URL; a Lua script's arguments after `--`, after it. */
-function wrk(url: string, seconds: number, load: { options: string[]; scriptArgs?: string[] }): Sample {
+const execFileAsync = promisify(execFile);
+
+/**
+ * wrk's options go before the URL; a Lua script's arguments after `--`, after it. Spawned
+ * asynchronously: the OTLP receiver lives in this process and must keep answering.
+ */
+async function wrk(url: string, seconds: number, load: { options: string[]; scriptArgs?: string[] }): Promise<Sample & { requests: number }> {
   const args = ['-c', LOAD_CORE, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...load.options, url];
   if (load.scriptArgs) args.push('--', ...load.scriptArgs);
-  const out = execFileSync('taskset', args, { encoding: 'utf8' });
+  const { stdout: out } = await execFileAsync('taskset', args, { encoding: 'utf8' });
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
   const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   if (non2xx > 0) console.warn(`bench: ${non2xx} non-2xx answers from ${url}`);
-  return { rps, p50, p99 };
+  return { rps, p50, p99, requests };
 }
 
 async function api(url: string, path: string, init: { method?: string; token?: string; body?: unknown } = {}) {
@@ -231,10 +279,9 @@ async function main() {
   requireTool('taskset');
   execFileSync('taskset', ['-cp', LOAD_CORE, String(process.pid)], { stdio: 'ignore' });
   await ensureDatabase(DATABASE_URL);
-  const receiver = await startReceiver();
 
   // Setup: migrate (by starting once), a tenant, a product with plenty of stock.
-  const setup = await startServer('a', receiver.port);
+  const setup = await startServer('a');
   const slug = `bench-${Date.now().toString(36)}`;
   const signup = await api(setup.url, '/api/tenants', { method: 'POST', body: { name: 'Bench', slug, email: `owner@${slug}.test`, password: 'bench password 123' } });
   const token = signup.access_token as string;
@@ -256,52 +303,85 @@ async function main() {
   };
   const paths: Record<RouteName, string> = { health: '/health/live', product: `/api/products/${productId}`, order: '/api/orders' };
 
-  const samples: Record<string, Sample[]> = {};
-  const rss: Record<string, number[]> = {};
   const order = (process.env.BENCH_CONFIGS?.split(',') ?? ['a', 'm', 'b', 'c', 'd', 'z']) as ConfigName[];
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (const config of order) {
-      const { child, url } = await startServer(config, receiver.port);
-      for (const route of Object.keys(routes) as RouteName[]) {
-        if (config === 'z' && route === 'order') continue;
-        if (ROUTE_FILTER && !ROUTE_FILTER.includes(route)) continue;
-        const run = `${round}${config}${Date.now()}`;
-        wrk(`${url}${paths[route]}`, 2, routes[route](`${run}w`)); // warm-up
-        const cpuBefore = cpuSeconds(child.pid!);
-        const sample = wrk(`${url}${paths[route]}`, DURATION, routes[route](run));
-        sample.cpu_us = Number((((cpuSeconds(child.pid!) - cpuBefore) / (sample.rps * DURATION)) * 1e6).toFixed(1));
-        (samples[`${config}.${route}`] ??= []).push(sample);
-        console.log(`round ${round} ${config} ${route.padEnd(7)} ${sample.rps.toFixed(0).padStart(6)} req/s  p50 ${sample.p50.toFixed(2)} ms  p99 ${sample.p99.toFixed(2)} ms  cpu ${sample.cpu_us} µs/req`);
-      }
-      (rss[config] ??= []).push(await stopServer(child));
-      await settle();
+  // Every configuration's server runs for the whole bench (each pinned to the server core,
+  // idle while another is loaded), so a round is only a few seconds of each and the rounds
+  // can be many: the machine's drift over minutes then hits every configuration alike, and
+  // each ratio is taken within one round (x against the a of the same round).
+  const receivers = new Map<ConfigName, Receiver>();
+  const servers = new Map<ConfigName, { child: ChildProcess; url: string }>();
+  for (const config of order) {
+    if (config === 'c' || config === 'd' || config === 'o') receivers.set(config, await startReceiver());
+    servers.set(config, await startServer(config, receivers.get(config)?.port));
+  }
+
+  const samples: Record<string, Sample[]> = {};
+  /** Spans each traced server exported per request it served: a shortfall means dropped spans. */
+  const served: Partial<Record<ConfigName, number>> = {};
+  // Orders last: the reads are measured before the order route leaves dead tuples behind.
+  for (const route of ['health', 'product', 'order'] as RouteName[]) {
+    if (ROUTE_FILTER && !ROUTE_FILTER.includes(route)) continue;
+    const configs = order.filter((c) => !(c === 'z' && route === 'order'));
+    for (const config of configs) {
+      const { url } = servers.get(config)!;
+      served[config] = (served[config] ?? 0) + (await wrk(`${url}${paths[route]}`, WARMUP, routes[route](`w${config}${Date.now()}`))).requests;
     }
-    // Keep stock from running out across rounds.
-    const restock = await startServer('a', receiver.port);
-    for (const id of productIds) await api(restock.url, `/api/products/${id}`, { method: 'PATCH', token, body: { stock: 1_000_000 } });
-    await stopServer(restock.child);
+    for (let round = 1; round <= ROUNDS; round++) {
+      // A different configuration goes first each round, so none always follows the same one.
+      const rotated = configs.map((_, i) => configs[(i + round - 1) % configs.length]!);
+      for (const config of rotated) {
+        const { child, url } = servers.get(config)!;
+        const cpuBefore = cpuSeconds(child.pid!);
+        const { requests, ...sample } = await wrk(`${url}${paths[route]}`, DURATION, routes[route](`${round}${config}${Date.now()}`));
+        served[config] = (served[config] ?? 0) + requests;
+        sample.cpu_us = Number((((cpuSeconds(child.pid!) - cpuBefore) / (sample.rps * DURATION)) * 1e6).toFixed(1));
+        sample.round = round;
+        (samples[`${config}.${route}`] ??= []).push(sample);
+        console.log(`${route.padEnd(7)} round ${String(round).padStart(2)} ${config} ${sample.rps.toFixed(0).padStart(6)} req/s  p50 ${sample.p50.toFixed(2)} ms  p99 ${sample.p99.toFixed(2)} ms  cpu ${sample.cpu_us} µs/req`);
+        // The order route leaves dead tuples and WAL: settled before the next run, not billed to it.
+        if (route === 'order') await settle();
+      }
+    }
+  }
+
+  const rss: Partial<Record<ConfigName, number>> = {};
+  const exported: Record<string, { requests: number; spans: number }> = {};
+  for (const config of order) {
+    rss[config] = await stopServer(servers.get(config)!.child); // SIGTERM: a traced server flushes its last spans
+    const spans = receivers.get(config)?.takeSpans();
+    if (spans !== undefined) exported[config] = { requests: served[config] ?? 0, spans };
   }
 
   const results: Record<string, unknown> = {};
-  console.log(`\nMedians of ${ROUNDS} interleaved runs, ${DURATION} s each, ${CONNECTIONS} connections, server on core ${SERVER_CORE}, wrk on core ${LOAD_CORE}:\n`);
+  console.log(`\nMedians of ${ROUNDS} rounds, ${DURATION} s each, ${CONNECTIONS} connections, servers on core ${SERVER_CORE}, wrk on core ${LOAD_CORE}.`);
+  console.log('"vs a" and "cpu vs a" are medians of the ratios within each round; peak RSS is over the whole bench.\n');
   console.log('config route     req/s    p50 ms   p99 ms  peak RSS MB   vs a    vs z  cpu µs/req  cpu vs a');
   for (const route of Object.keys(routes) as RouteName[]) {
     const base = samples[`a.${route}`];
     const ceiling = samples[`z.${route}`];
+    /** The median over rounds of x's figure divided by the reference's in the same round. */
+    const pairedRatio = (s: Sample[], ref: Sample[] | undefined, figure: (x: Sample) => number) => {
+      if (!ref) return null;
+      const ratios = s.flatMap((x) => {
+        const r = ref.find((y) => y.round === x.round);
+        return r ? [figure(x) / figure(r)] : [];
+      });
+      return ratios.length ? Number(median(ratios).toFixed(3)) : null;
+    };
     for (const config of order) {
       const s = samples[`${config}.${route}`];
       if (!s) continue;
-      const rps = median(s.map((x) => x.rps));
       const row = {
         label: CONFIGS[config].label,
-        rps: Math.round(rps),
+        rps: Math.round(median(s.map((x) => x.rps))),
         p50_ms: Number(median(s.map((x) => x.p50)).toFixed(2)),
         p99_ms: Number(median(s.map((x) => x.p99)).toFixed(2)),
-        peak_rss_mb: median(rss[config] ?? [0]),
-        ratio_to_a: base ? Number((rps / median(base.map((x) => x.rps))).toFixed(3)) : null,
-        ratio_to_z: ceiling ? Number((rps / median(ceiling.map((x) => x.rps))).toFixed(3)) : null,
+        peak_rss_mb: rss[config] ?? 0,
+        ratio_to_a: pairedRatio(s, base, (x) => x.rps),
+        ratio_to_z: pairedRatio(s, ceiling, (x) => x.rps),
+        p99_ratio_to_a: pairedRatio(s, base, (x) => x.p99),
         cpu_us_per_request: median(s.map((x) => x.cpu_us ?? NaN)),
-        cpu_ratio_to_a: base ? Number((median(s.map((x) => x.cpu_us ?? NaN)) / median(base.map((x) => x.cpu_us ?? NaN))).toFixed(3)) : null,
+        cpu_ratio_to_a: pairedRatio(s, base, (x) => x.cpu_us ?? NaN),
         runs: s,
       };
       (results[route] ??= {} as Record<string, unknown>);
@@ -311,16 +391,19 @@ async function main() {
       );
     }
   }
-  const scrape = process.env.BENCH_SCRAPE === '0' ? undefined : await scrapeCost(receiver.port);
+  for (const [config, e] of Object.entries(exported)) {
+    console.log(`${config}: the OTLP receiver got ${e.spans} spans for ${e.requests} requests (${(e.spans / e.requests).toFixed(2)} a request)`);
+  }
+  const scrape = process.env.BENCH_SCRAPE === '0' ? undefined : await scrapeCost();
 
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const file = join(ROOT, 'bench/results/latest.json');
   writeFileSync(
     file,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, otlp_bytes_received: receiver.bytes(), results, scrape }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, otlp_bytes_received: [...receivers.values()].reduce((n, r) => n + r.bytes(), 0), exported, results, scrape }, null, 2)}\n`,
   );
   console.log(`\nwrote ${file}`);
-  receiver.server.close();
+  for (const r of receivers.values()) r.server.close();
 }
 
 /** BENCH_ROUTES=health,product: only those routes (for quick experiments). */
@@ -334,8 +417,8 @@ const SCRAPES = 50;
  * per-tenant series (api_calls_total, orders_total, revenue, signups, failures) are full.
  * Then SCRAPES sequential scrapes per format; the median wall time as the client sees it.
  */
-async function scrapeCost(receiverPort: number) {
-  const { child, url } = await startServer('m', receiverPort);
+async function scrapeCost() {
+  const { child, url } = await startServer('m');
   try {
     const run = Date.now().toString(36);
     for (let t = 0; t < SCRAPE_TENANTS; t++) {

@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Bindings, ChildLoggerOptions } from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
+import { writeRequestCompleted } from './request-line.ts';
 
 /** A caller's x-request-id is reused only when it is a short, safe token. */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -44,7 +45,7 @@ export class RequestLogController extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const fields = { status_code: reply.statusCode, duration_ms: Math.round(reply.elapsedTime * 100) / 100 };
     if (error) request.log.error({ ...fields, error }, 'request_completed');
-    else request.log.info(fields, 'request_completed');
+    else if (!writeRequestCompleted(request.log, fields.status_code, fields.duration_ms)) request.log.info(fields, 'request_completed');
   }
 
   override routeNotFound(): void {

@@ -8,8 +8,9 @@
 // - products per tenant, decline reasons and signup sources are capped the same way;
 // - `endpoint` is a route template or `unmatched`, never a raw path (http-metrics.ts);
 // - histograms carry no tenant label at all.
-import { Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
+import { Counter, Gauge, Registry, type OpenMetricsContentType } from 'prom-client';
 import { BoundedLabel, NestedBoundedLabel } from './bounded-label.ts';
+import { LabeledHistogram } from './lean-histogram.ts';
 import { RequestStats } from './request-stats.ts';
 import { renderExposition, type ExpositionFormat } from './exposition.ts';
 import { registerRuntimeMetrics } from './runtime-metrics.ts';
@@ -129,13 +130,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
       this.set(poolStats?.().waiting ?? 0);
     },
   });
-  const queryDuration = new Histogram({
-    name: 'db_query_duration_seconds',
-    help: 'SQL statement time as the application sees it (round trip included), by operation.',
-    labelNames: ['operation'] as const,
-    buckets: DB_DURATION_BUCKETS,
-    registers,
-  });
+  // One observation per SQL statement: kept lean like the RED series.
+  const queryDuration = new LabeledHistogram('operation', DB_DURATION_BUCKETS);
+  queryDuration.register(registry, 'db_query_duration_seconds', 'SQL statement time as the application sees it (round trip included), by operation.');
   const slowQueries = new Counter({ name: 'slow_queries_total', help: 'SQL statements slower than SLOW_QUERY_MS (each also logs slow_query).', registers });
   new Gauge({
     name: 'redis_connected',
@@ -224,7 +221,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       // Without scrapes the window must still be enforced, or the map grows with every user.
       if (at - lastPrune > 60_000) pruneUsers(at);
     },
-    queryFinished: (operation, seconds) => queryDuration.observe({ operation: OPERATIONS.has(operation) ? operation : 'OTHER' }, seconds),
+    queryFinished: (operation, seconds) => queryDuration.observe(OPERATIONS.has(operation) ? operation : 'OTHER', seconds),
     slowQuery: () => slowQueries.inc(),
     cacheLookup: (cache, hit) => (hit ? cacheHits : cacheMisses).inc({ cache }),
     watch(sources) {

@@ -8,10 +8,23 @@ import { isSecretKey, REDACTED } from '../logging/redact.ts';
 /** The last segment of a dotted attribute key: `http.request.header.authorization` → `authorization`. */
 const lastSegment = (key: string) => key.slice(key.lastIndexOf('.') + 1);
 
+// Every span carries the same few attribute keys: the answer per key is remembered
+// (bounded, like isSecretKey's own memo).
+const secretAttributeMemo = new Map<string, boolean>();
+
+function isSecretAttribute(key: string): boolean {
+  let secret = secretAttributeMemo.get(key);
+  if (secret === undefined) {
+    secret = isSecretKey(lastSegment(key)) || isSecretKey(key);
+    if (secretAttributeMemo.size < 4096) secretAttributeMemo.set(key, secret);
+  }
+  return secret;
+}
+
 function redactAttributes(attributes: Record<string, unknown> | undefined): void {
   if (!attributes) return;
-  for (const key of Object.keys(attributes)) {
-    if (isSecretKey(lastSegment(key)) || isSecretKey(key)) attributes[key] = REDACTED;
+  for (const key in attributes) {
+    if (isSecretAttribute(key)) attributes[key] = REDACTED;
   }
 }
 
