@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Bindings, ChildLoggerOptions } from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
+import { TRACE_IDS } from '../tracing/log-correlation.ts';
 import { writeRequestCompleted } from './request-line.ts';
 
 /** A caller's x-request-id is reused only when it is a short, safe token. */
@@ -23,13 +24,25 @@ export function pathOf(url: string | undefined): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+/** Where a request logger came from, so later bindings make a sibling of it, not a child. */
+const ORIGIN = Symbol('glassbox.request_logger_origin');
+interface Origin {
+  parent: FastifyBaseLogger;
+  bindings: Bindings;
+  opts: ChildLoggerOptions;
+}
+type Tagged = FastifyBaseLogger & { [ORIGIN]?: Origin; [TRACE_IDS]?: unknown };
+
 export function childLoggerFactory(
   logger: FastifyBaseLogger,
   bindings: Bindings,
   opts: ChildLoggerOptions,
   rawReq: IncomingMessage,
 ): FastifyBaseLogger {
-  return logger.child({ ...bindings, method: rawReq.method, path: pathOf(rawReq.url) }, opts);
+  const all = { ...bindings, method: rawReq.method, path: pathOf(rawReq.url) };
+  const child: Tagged = logger.child(all, opts);
+  child[ORIGIN] = { parent: logger, bindings: all, opts };
+  return child;
 }
 
 /** Replaces Fastify's "incoming request"/"request completed" lines with the CONTRACT's one line. */
@@ -53,8 +66,26 @@ export class RequestLogController extends LogController {
   }
 }
 
-/** Adds tenant and user ids to every later line of this request, and to its server span. */
+/**
+ * Adds tenant and user ids to every later line of this request, and to its server span.
+ *
+ * The new logger is a sibling of the request's, made from the same parent with every
+ * binding, not a child of it: a pino child of a child makes V8 turn the first child into a
+ * prototype and re-optimise it, which cost ~5 µs a request, more than logging the line
+ * itself (measured: two nested children and a line 8.6-14 µs, one child and a line 1.5 µs).
+ */
 export function bindRequestIdentity(request: FastifyRequest, ids: { tenant_id: string; user_id?: string }): void {
-  request.log = request.log.child(ids);
+  const current = request.log as Tagged;
+  const origin = current[ORIGIN];
+  if (origin) {
+    const bindings = { ...origin.bindings, ...ids };
+    const sibling: Tagged = origin.parent.child(bindings, origin.opts);
+    sibling[ORIGIN] = { ...origin, bindings };
+    // The trace ids the server span left on the request's logger (log-correlation.ts).
+    if (current[TRACE_IDS]) sibling[TRACE_IDS] = current[TRACE_IDS];
+    request.log = sibling;
+  } else {
+    request.log = current.child(ids);
+  }
   request.otelSpan?.setAttributes({ 'tenant.id': ids.tenant_id, ...(ids.user_id ? { 'user.id': ids.user_id } : {}) });
 }

@@ -216,8 +216,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
     apiCall: (tenantId, endpoint) => apiCalls.inc({ tenant_id: caps.apiCalls.value(tenantId), endpoint }),
     userSeen(userId) {
       const at = now();
-      lastSeen.delete(userId); // re-insert at the end: the map stays ordered by last sight
-      lastSeen.set(userId, at);
+      // Re-inserted at the end, so the map stays ordered by last sight; a user seen again
+      // within the second keeps its entry (a 15-minute window does not need finer times,
+      // and a busy user's every request skips two Map operations).
+      const previous = lastSeen.get(userId);
+      if (previous === undefined || at - previous >= 1000) {
+        lastSeen.delete(userId);
+        lastSeen.set(userId, at);
+      }
       // Without scrapes the window must still be enforced, or the map grows with every user.
       if (at - lastPrune > 60_000) pruneUsers(at);
     },
