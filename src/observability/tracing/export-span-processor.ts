@@ -76,19 +76,22 @@ export class ExportSpanProcessor implements SpanProcessor {
   /**
    * Sends batches, at most MAX_IN_FLIGHT on the wire: 'full' the full batches waiting,
    * 'tick' (the timer) also one partial batch, 'all' (flush, shutdown) every span, and then
-   * waits for every export in flight.
+   * waits for every export in flight, again while spans ended meanwhile (requests finishing
+   * during shutdown) are waiting.
    */
   private async drain(mode: 'full' | 'tick' | 'all'): Promise<void> {
     const more = () => this.queue.length >= this.maxBatch || (mode !== 'full' && this.queue.length > 0);
-    while (more()) {
-      while (this.inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.inFlight);
-      if (!more()) break; // another drain took them while this one waited
-      const sent = this.exportBatch(this.queue.splice(0, this.maxBatch));
-      this.inFlight.add(sent);
-      void sent.then(() => this.inFlight.delete(sent));
-      if (mode === 'tick') mode = 'full';
-    }
-    if (mode === 'all') await Promise.all(this.inFlight);
+    do {
+      while (more()) {
+        while (this.inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.inFlight);
+        if (!more()) break; // another drain took them while this one waited
+        const sent = this.exportBatch(this.queue.splice(0, this.maxBatch));
+        this.inFlight.add(sent);
+        void sent.then(() => this.inFlight.delete(sent));
+        if (mode === 'tick') mode = 'full';
+      }
+      if (mode === 'all') await Promise.all(this.inFlight);
+    } while (mode === 'all' && this.queue.length > 0);
   }
 
   /**
@@ -100,20 +103,20 @@ export class ExportSpanProcessor implements SpanProcessor {
   private exportBatch(batch: ReadableSpan[]): Promise<void> {
     const count = batch.length;
     return new Promise((resolve) => {
-      const timeout = setTimeout(resolve, this.timeoutMs);
-      const failed = () => {
+      let settled = false;
+      /** The first of answer, throw or timeout decides; a timed-out batch counts as dropped. */
+      const settle = (ok: boolean) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timeout);
-        this.dropped += count;
+        if (!ok) this.dropped += count;
         resolve();
       };
+      const timeout = setTimeout(() => settle(false), this.timeoutMs);
       try {
-        this.exporter.export(batch, (result) => {
-          if (result.code !== ExportResultCode.SUCCESS) return failed();
-          clearTimeout(timeout);
-          resolve();
-        });
+        this.exporter.export(batch, (result) => settle(result.code === ExportResultCode.SUCCESS));
       } catch {
-        failed();
+        settle(false);
       }
     });
   }
