@@ -10,6 +10,7 @@
 // - histograms carry no tenant label at all.
 import { Counter, Gauge, Registry, type OpenMetricsContentType } from 'prom-client';
 import { BoundedLabel, NestedBoundedLabel } from './bounded-label.ts';
+import { TwoLabelCounter } from './lean-counter.ts';
 import { LabeledHistogram } from './lean-histogram.ts';
 import { RequestStats } from './request-stats.ts';
 import { renderExposition, type ExpositionFormat } from './exposition.ts';
@@ -156,12 +157,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers,
   });
   const signups = new Counter({ name: 'user_signups_total', help: 'Users signed up, by tenant and source.', labelNames: ['tenant_id', 'source'] as const, registers });
-  const apiCalls = new Counter({
-    name: 'api_calls_total',
-    help: 'Authenticated API calls, by tenant and route template.',
-    labelNames: ['tenant_id', 'endpoint'] as const,
-    registers,
-  });
+  // Once per authenticated request: kept lean like the RED series.
+  const apiCalls = new TwoLabelCounter(['tenant_id', 'endpoint']);
+  apiCalls.register(registry, 'api_calls_total', 'Authenticated API calls, by tenant and route template.');
   const orders = new Counter({ name: 'orders_total', help: 'Orders settled, by tenant and final status (paid, failed).', labelNames: ['tenant_id', 'status'] as const, registers });
   const paymentsFailed = new Counter({
     name: 'payments_failed_total',
@@ -213,7 +211,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       inFlight--;
       requestStats.record(method, endpoint, status, seconds, traceId);
     },
-    apiCall: (tenantId, endpoint) => apiCalls.inc({ tenant_id: caps.apiCalls.value(tenantId), endpoint }),
+    apiCall: (tenantId, endpoint) => apiCalls.inc(caps.apiCalls.value(tenantId), endpoint),
     userSeen(userId) {
       const at = now();
       // Re-inserted at the end, so the map stays ordered by last sight; a user seen again
