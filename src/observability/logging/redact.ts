@@ -56,15 +56,15 @@ export function redact(value: unknown, depth = 0, seen?: WeakSet<object>): unkno
   if (seen?.has(value)) return '[Circular]';
   if (depth >= MAX_DEPTH) return '[Truncated]';
   if (value instanceof Date || Buffer.isBuffer(value)) return value;
-  // The set of ancestors, made only once there is something nested to walk into.
-  const ancestors = () => (seen ??= new WeakSet<object>()).add(value);
-  if (value instanceof Error) return redactError(value, depth, ancestors());
+  // `seen` (the ancestors) is made only once there is something nested to walk into;
+  // `(seen ??= new WeakSet()).add(value)` below is that, inline on purpose (no closure a call).
+  if (value instanceof Error) return redactError(value, depth, (seen ?? new WeakSet<object>()).add(value));
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
       const v: unknown = value[i];
       if (v === null || typeof v !== 'object') continue;
-      const r = redact(v, depth + 1, ancestors());
+      const r = redact(v, depth + 1, (seen ??= new WeakSet<object>()).add(value));
       if (r !== v) (out ??= [...value])[i] = r;
     }
     return out ?? value;
@@ -76,7 +76,7 @@ export function redact(value: unknown, depth = 0, seen?: WeakSet<object>): unkno
   for (const k in value) {
     if (!Object.hasOwn(value, k)) continue;
     const v = (value as Record<string, unknown>)[k];
-    const r = isSecretKey(k) ? REDACTED : v === null || typeof v !== 'object' ? v : redact(v, depth + 1, ancestors());
+    const r = isSecretKey(k) ? REDACTED : v === null || typeof v !== 'object' ? v : redact(v, depth + 1, (seen ??= new WeakSet<object>()).add(value));
     if (out) out[k] = r;
     else if (r !== v) (out = { ...(value as Record<string, unknown>) })[k] = r;
   }
