@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import pino, { type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 import { redact } from './redact.ts';
+import { turnWriter } from './turn-writer.ts';
 
 /** What code logs through: the process logger, a request's `request.log`, or a child of either. */
 export type Logger = FastifyBaseLogger;
@@ -67,39 +68,7 @@ export function createLogger(settings: LoggerSettings): AppLogger {
       pino(options, settings.destination ?? pretty({ colorize: true, messageKey: 'message', timestampKey: 'timestamp', sync: true })),
     );
   }
-  return redactChildBindings(pino(options, settings.destination ?? stdoutOncePerTurn()));
-}
-
-/**
- * stdout, written synchronously once per turn of the event loop instead of once per line.
- * Lines keep their order and reach stdout within the same turn (before the next I/O poll),
- * and `exit` (process.exit, a crash, the end of shutdown) writes whatever is pending, so
- * only a SIGKILL or a native crash can lose the current turn's lines. Under load, one
- * write(2) carries the lines of every request that completed in the turn: a syscall per
- * request was the largest remaining cost of the request log line (profiled), and on a pipe
- * to a log collector it costs more than on the bench's /dev/null.
- */
-function stdoutOncePerTurn(): DestinationStream {
-  // pino's SonicBoom, synchronous, holding lines until flushSync (or 16 KiB, its largest
-  // single write) writes them.
-  const sonic = pino.destination({ dest: 1, sync: true, minLength: 16 * 1024 - 1 });
-  let pending = false;
-  const flush = () => {
-    pending = false;
-    sonic.flushSync();
-  };
-  process.on('exit', () => {
-    if (pending) flush();
-  });
-  return {
-    write(line: string) {
-      sonic.write(line);
-      if (!pending) {
-        pending = true;
-        setImmediate(flush);
-      }
-    },
-  };
+  return redactChildBindings(pino(options, settings.destination ?? turnWriter(1)));
 }
 
 /**
