@@ -5,10 +5,18 @@
 // overflowing, failed and unsampled spans are dropped (and the first two counted).
 // The interval is faked (setInterval only: setImmediate and setTimeout stay real), so a test
 // decides when the timer fires; the exporter below answers each export only when told.
+// The same holds with an exporter that takes encoded spans (OTLP protobuf, otlp-exporter.ts),
+// where real spans are encoded on the turn after they end and only their bytes wait: each
+// batch sent is decoded with the official opentelemetry-proto definitions to see its spans.
+import { createRequire } from 'node:module';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AlwaysOffSampler, createAlwaysRecordSampler, TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ExportSpanProcessor, type ExportSpanProcessorOptions } from '../../src/observability/tracing/export-span-processor.ts';
+import type { EncodedSpanExporter } from '../../src/observability/tracing/otlp-exporter.ts';
+import { SpanEncoder, type EncodedSpans } from '../../src/observability/tracing/otlp-span-encoder.ts';
 
 /** Records every batch by span name and holds each export's callback until the test answers it. */
 class HeldExporter implements SpanExporter {
@@ -24,7 +32,12 @@ class HeldExporter implements SpanExporter {
   flushCalls = 0;
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    this.batches.push(spans.map((span) => span.name));
+    this.receive(spans.map((span) => span.name), resultCallback);
+  }
+
+  /** Records a batch by span name, then throws, answers at once or holds the callback. */
+  protected receive(names: string[], resultCallback: (result: ExportResult) => void): void {
+    this.batches.push(names);
     if (this.throwNext > 0) {
       this.throwNext -= 1;
       throw new Error('exporter broke');
@@ -359,5 +372,440 @@ describe('ExportSpanProcessor', () => {
     await until(() => shut.settled, 'shutdown');
     expect(exporter.names()).toEqual([...first, ...late]);
     expect(processor.dropped).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// With an exporter that takes encoded spans
+
+interface ProtoType {
+  decode(buf: Uint8Array): unknown;
+  toObject(message: unknown, options: { longs: StringConstructor; bytes: StringConstructor }): unknown;
+}
+const otlpRoot = createRequire(import.meta.url)('otlp-proto-definitions/build/src/generated/root.js') as {
+  opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: ProtoType } } } } };
+};
+const ExportTraceServiceRequest = otlpRoot.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+
+/** The span names in an encoded ExportTraceServiceRequest, in order (one resource and scope here). */
+function decodedNames(bytes: Uint8Array): string[] {
+  const request = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(bytes), { longs: String, bytes: String }) as {
+    resourceSpans?: { scopeSpans?: { spans?: { name: string }[] }[] }[];
+  };
+  return (request.resourceSpans ?? []).flatMap((rs) => (rs.scopeSpans ?? []).flatMap((ss) => (ss.spans ?? []).map((span) => span.name)));
+}
+
+/**
+ * Like OtlpProtobufSpanExporter: the processor encodes with its encoder and hands over bytes.
+ * Each batch is recorded by the span names its bytes decode to, and answered like HeldExporter's.
+ */
+class EncodedExporter extends HeldExporter implements EncodedSpanExporter {
+  /** Every batch handed to exportEncoded(), as sent. */
+  readonly sent: EncodedSpans[] = [];
+  /** The names of the spans the encoder was given, in order: when spans were encoded. */
+  readonly encodedNames: string[] = [];
+  /** Calls of the plain export(): the processor should never make one here. */
+  plainExports = 0;
+
+  createEncoder(): SpanEncoder {
+    const encoder = new SpanEncoder();
+    const add = encoder.add.bind(encoder);
+    encoder.add = (span: ReadableSpan) => {
+      this.encodedNames.push(span.name);
+      add(span);
+    };
+    return encoder;
+  }
+
+  exportEncoded(batch: EncodedSpans, done: (result: ExportResult) => void): void {
+    this.sent.push(batch);
+    this.receive(decodedNames(batch.bytes), done);
+  }
+
+  override export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.plainExports += 1;
+    super.export(spans, resultCallback);
+  }
+}
+
+/** A processor with an encoding exporter, fed by real spans: span.end() calls its onEnd. */
+function setupEncoded(options: Omit<ExportSpanProcessorOptions, 'exporter'> = {}) {
+  const exporter = new EncodedExporter();
+  const processor = new ExportSpanProcessor({ exporter, scheduledDelayMillis: 60_000, ...options });
+  created.push({ processor, exporter });
+  const resource = resourceFromAttributes({ 'service.name': 'export-span-processor-test' });
+  const tracer = new TracerProvider({ resource, spanProcessors: [processor] }).getTracer('encoded');
+  // Recorded but not sampled: the SDK calls onEnd for these too, with traceFlags 0.
+  const unsampledTracer = new TracerProvider({ resource, sampler: createAlwaysRecordSampler(new AlwaysOffSampler()), spanProcessors: [processor] }).getTracer('unsampled');
+  /** Every span ended, by name: the objects behind the bytes. */
+  const spans = new Map<string, ReadableSpan>();
+  const endWith = (t: typeof tracer, count: number) => {
+    const names: string[] = [];
+    for (let i = 0; i < count; i++) {
+      spanCount += 1;
+      const span = t.startSpan(`encoded-${spanCount}`, { attributes: { i: spanCount, 'http.route': '/users/:id' } });
+      span.end();
+      names.push(`encoded-${spanCount}`);
+      spans.set(`encoded-${spanCount}`, span as unknown as ReadableSpan);
+    }
+    return names;
+  };
+  return {
+    exporter,
+    processor,
+    spans,
+    /** Ends `count` sampled spans and returns their names. */
+    end: (count: number) => endWith(tracer, count),
+    /** Ends `count` recorded, unsampled spans and returns their names. */
+    endUnsampled: (count: number) => endWith(unsampledTracer, count),
+  };
+}
+
+describe('ExportSpanProcessor with an exporter that takes encoded spans', () => {
+  it('encodes nothing and exports nothing inside span.end() or in the same turn; on the next turn encodes, and sends a full batch', async () => {
+    const { exporter, end } = setupEncoded({ maxExportBatchSize: 4 });
+    const names: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      names.push(...end(1));
+      expect(exporter.encodedNames).toHaveLength(0);
+      expect(exporter.batches).toHaveLength(0);
+    }
+    await nextTurn();
+    expect(exporter.encodedNames).toEqual(names);
+    expect(exporter.batches).toEqual([names]);
+    expect(exporter.sent.map((b) => b.count)).toEqual([4]);
+
+    // A partial batch is encoded on the next turn too (its span objects no longer wait), but not sent.
+    const partial = end(1);
+    expect(exporter.encodedNames).toEqual(names);
+    await nextTurn();
+    expect(exporter.encodedNames).toEqual([...names, ...partial]);
+    await settle();
+    expect(exporter.batches).toHaveLength(1);
+    expect(exporter.plainExports).toBe(0);
+  });
+
+  it('sends the default batch of 64 as soon as it is full, and not before', async () => {
+    const { exporter, end } = setupEncoded();
+    const names = end(63);
+    await settle();
+    expect(exporter.encodedNames).toEqual(names);
+    expect(exporter.batches).toHaveLength(0);
+    names.push(...end(1));
+    await nextTurn();
+    expect(exporter.batches).toEqual([names]);
+    expect(exporter.sent[0]!.count).toBe(64);
+  });
+
+  it('splits a turn of spans into full batches, in order, and fills the rest across turns', async () => {
+    const { exporter, end } = setupEncoded({ maxExportBatchSize: 4 });
+    const names = end(10);
+    await nextTurn();
+    expect(exporter.batches).toEqual([names.slice(0, 4), names.slice(4, 8)]);
+    names.push(...end(1));
+    await nextTurn();
+    expect(exporter.batches).toHaveLength(2);
+    names.push(...end(1));
+    await nextTurn();
+    expect(exporter.batches).toEqual([names.slice(0, 4), names.slice(4, 8), names.slice(8, 12)]);
+    expect(exporter.sent.map((b) => b.count)).toEqual([4, 4, 4]);
+  });
+
+  it('leaves a partial batch for the interval timer, which then sends it', async () => {
+    const { exporter, end } = setupEncoded({ maxExportBatchSize: 4, scheduledDelayMillis: 30 });
+    const names = end(3);
+    await settle();
+    vi.advanceTimersByTime(29);
+    await settle();
+    expect(exporter.batches).toHaveLength(0);
+    vi.advanceTimersByTime(1);
+    expect(exporter.batches).toEqual([names]);
+    expect(exporter.sent[0]!.count).toBe(3);
+    // The next tick has nothing to send.
+    exporter.answer();
+    vi.advanceTimersByTime(30);
+    await settle();
+    expect(exporter.batches).toHaveLength(1);
+  });
+
+  it('the timer also sends spans ended in its own turn, not yet encoded', async () => {
+    const { exporter, end } = setupEncoded({ maxExportBatchSize: 4, scheduledDelayMillis: 30 });
+    const names = end(2);
+    vi.advanceTimersByTime(30);
+    expect(exporter.batches).toEqual([names]);
+  });
+
+  it('sends bytes that are what the stock serializer makes of the spans of each batch', async () => {
+    const { exporter, processor, end, spans } = setupEncoded({ maxExportBatchSize: 5 });
+    end(12);
+    exporter.release();
+    await processor.forceFlush();
+    expect(exporter.sent.map((b) => b.count)).toEqual([5, 5, 2]);
+    for (const [i, batch] of exporter.sent.entries()) {
+      const objects = exporter.batches[i]!.map((name) => spans.get(name)!);
+      const stock = ProtobufTraceSerializer.serializeRequest(objects as Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0])!;
+      expect(Buffer.from(batch.bytes).equals(Buffer.from(stock)), `batch ${i}: the encoded bytes are not the stock serializer's`).toBe(true);
+    }
+  });
+
+  it('forceFlush sends the partial batch and spans not yet encoded, and resolves only once every export has answered', async () => {
+    const { exporter, processor: p, end } = setupEncoded({ maxExportBatchSize: 4 });
+    const names = end(6);
+    await nextTurn();
+    expect(exporter.batches).toEqual([names.slice(0, 4)]);
+    // Ended in this turn: still span objects when forceFlush comes.
+    names.push(...end(1));
+
+    const flushed = track(p.forceFlush());
+    expect(exporter.batches).toEqual([names.slice(0, 4), names.slice(4)]);
+    expect(exporter.pending).toHaveLength(2);
+
+    exporter.answer();
+    await settle();
+    expect(flushed.settled).toBe(false);
+    expect(exporter.flushCalls).toBe(0);
+
+    exporter.answer();
+    await until(() => flushed.settled, 'forceFlush');
+    expect(exporter.flushCalls).toBe(1);
+    expect(exporter.names()).toEqual(names);
+    expect(exporter.plainExports).toBe(0);
+  });
+
+  it('keeps at most 4 exports in flight; each answer lets one more go; every span goes out once, in order, in full batches', async () => {
+    const { exporter, processor: p, end } = setupEncoded({ maxExportBatchSize: 3 });
+    const names = end(30);
+    await nextTurn();
+    expect(exporter.batches).toHaveLength(4);
+    // More turns end spans while the four are on the wire: their batches wait, encoded.
+    for (let turn = 0; turn < 3; turn++) {
+      names.push(...end(2));
+      await nextTurn();
+    }
+    await settle();
+    expect(exporter.batches).toHaveLength(4);
+    expect(exporter.pending).toHaveLength(4);
+    expect(exporter.encodedNames).toEqual(names);
+
+    exporter.answer();
+    await until(() => exporter.batches.length >= 5, 'an export after the first answer');
+    await settle();
+    expect(exporter.batches).toHaveLength(5);
+    expect(exporter.pending).toHaveLength(4);
+
+    exporter.answer();
+    exporter.answer();
+    await until(() => exporter.batches.length >= 7, 'two exports after two answers');
+    await settle();
+    expect(exporter.batches).toHaveLength(7);
+    expect(exporter.pending).toHaveLength(4);
+
+    while (exporter.batches.length < 12 || exporter.pending.length > 0) {
+      expect(exporter.pending.length).toBeLessThanOrEqual(4);
+      exporter.answer();
+      await settle(2);
+    }
+    await settle();
+    expect(exporter.batches).toHaveLength(12);
+    for (const batch of exporter.batches) expect(batch).toHaveLength(3);
+    expect(exporter.names()).toEqual(names);
+    expect(new Set(exporter.names()).size).toBe(36);
+    expect(exporter.plainExports).toBe(0);
+    expect(p.dropped).toBe(0);
+  });
+
+  it('an answer lets the waiting batches go at once, spans ended earlier in that turn included', async () => {
+    const { exporter, end } = setupEncoded({ maxExportBatchSize: 3 });
+    const names = end(15);
+    await nextTurn();
+    expect(exporter.batches).toHaveLength(4);
+    // In one turn: a request ends three spans (a full batch, not yet encoded), then two answers come.
+    names.push(...end(3));
+    exporter.answer();
+    exporter.answer();
+    // Promise callbacks only, no next turn: the drain waiting for a slot sends both batches itself.
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(exporter.batches).toHaveLength(6);
+    expect(exporter.batches[5]).toEqual(names.slice(15));
+  });
+
+  it('forceFlush with more than 4 batches waiting sends them at most 4 at a time, the last one partial', async () => {
+    const { exporter, processor: p, end } = setupEncoded({ maxExportBatchSize: 2 });
+    const names = end(11);
+    const flushed = track(p.forceFlush());
+    await settle();
+    expect(exporter.pending).toHaveLength(4);
+    while (!flushed.settled) {
+      expect(exporter.pending.length).toBeLessThanOrEqual(4);
+      if (exporter.pending.length > 0) exporter.answer();
+      await settle(2);
+    }
+    expect(exporter.batches.map((b) => b.length)).toEqual([2, 2, 2, 2, 2, 1]);
+    expect(exporter.names()).toEqual(names);
+  });
+
+  it('counts spans in the encoder (a partial batch) toward maxQueueSize', async () => {
+    const { exporter, processor: p, end } = setupEncoded({ maxExportBatchSize: 4, maxQueueSize: 3 });
+    const first = end(2);
+    await nextTurn();
+    expect(exporter.encodedNames).toEqual(first);
+    // Two spans encoded, one more fits; the last is dropped.
+    const later = end(2);
+    expect(p.dropped).toBe(1);
+    exporter.release();
+    await p.forceFlush();
+    expect(exporter.names()).toEqual([...first, later[0]]);
+    expect(p.dropped).toBe(1);
+  });
+
+  it('counts encoded full batches waiting for a slot toward maxQueueSize, and frees the room once they are sent', async () => {
+    const { exporter, processor: p, end } = setupEncoded({ maxExportBatchSize: 2, maxQueueSize: 5 });
+    const sent: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      sent.push(...end(2));
+      await nextTurn();
+    }
+    expect(exporter.pending).toHaveLength(4);
+    // Two full batches encoded, waiting for a slot: 4 spans held as bytes.
+    const waiting = end(4);
+    await nextTurn();
+    expect(exporter.encodedNames).toEqual([...sent, ...waiting]);
+    expect(exporter.batches).toHaveLength(4);
+    const fits = end(1);
+    expect(p.dropped).toBe(0);
+    end(1);
+    expect(p.dropped).toBe(1);
+
+    exporter.release();
+    await p.forceFlush();
+    expect(exporter.names()).toEqual([...sent, ...waiting, ...fits]);
+    // Everything has left: the whole room is free again.
+    const after = end(5);
+    await p.forceFlush();
+    expect(exporter.names()).toEqual([...sent, ...waiting, ...fits, ...after]);
+    expect(p.dropped).toBe(1);
+  });
+
+  it('ignores unsampled spans: neither encoded nor sent', async () => {
+    const { exporter, processor: p, end, endUnsampled } = setupEncoded({ maxExportBatchSize: 2 });
+    endUnsampled(1);
+    const sampled = end(1);
+    endUnsampled(2);
+    sampled.push(...end(1));
+    endUnsampled(1);
+    await settle();
+    expect(exporter.encodedNames).toEqual(sampled);
+    expect(exporter.batches).toEqual([sampled]);
+    exporter.answer();
+    endUnsampled(3);
+    await p.forceFlush();
+    expect(exporter.batches).toHaveLength(1);
+    expect(p.dropped).toBe(0);
+  });
+
+  it('counts a FAILED batch and a throwing exportEncoded in dropped, and keeps exporting later batches', async () => {
+    const { exporter, processor: p, end } = setupEncoded({ maxExportBatchSize: 3 });
+    const failedNames = end(3);
+    await nextTurn();
+    expect(exporter.batches).toEqual([failedNames]);
+    exporter.answer(ExportResultCode.FAILED);
+    await settle();
+    expect(p.dropped).toBe(3);
+
+    exporter.throwNext = 1;
+    const thrownNames = end(3);
+    await nextTurn();
+    expect(exporter.batches).toEqual([failedNames, thrownNames]);
+    await settle();
+    expect(p.dropped).toBe(6);
+    expect(exporter.pending).toHaveLength(0);
+
+    const okNames = end(3);
+    await nextTurn();
+    expect(exporter.batches).toEqual([failedNames, thrownNames, okNames]);
+    exporter.answer();
+    const partial = end(2);
+    const flushed = track(p.forceFlush());
+    exporter.answer();
+    await until(() => flushed.settled, 'forceFlush');
+    expect(exporter.batches).toEqual([failedNames, thrownNames, okNames, partial]);
+    expect(p.dropped).toBe(6);
+  });
+
+  it('on shutdown sends everything, waits for the answers, shuts the exporter down, then ignores spans', async () => {
+    const { exporter, processor: p, end } = setupEncoded({ maxExportBatchSize: 4, scheduledDelayMillis: 30 });
+    const names = end(6);
+    await nextTurn();
+
+    const shut = track(p.shutdown());
+    expect(exporter.batches).toEqual([names.slice(0, 4), names.slice(4)]);
+    exporter.answer();
+    await settle();
+    expect(shut.settled).toBe(false);
+    expect(exporter.shutdownCalls).toBe(0);
+    exporter.answer();
+    await until(() => shut.settled, 'shutdown');
+    expect(exporter.shutdownCalls).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+
+    exporter.release();
+    end(8);
+    await settle();
+    await p.forceFlush();
+    expect(exporter.names()).toEqual(names);
+    expect(exporter.encodedNames).toEqual(names);
+    expect(p.dropped).toBe(0);
+  });
+
+  it('exports spans that end while shutdown waits for the exports in flight', async () => {
+    const { exporter, processor: p, end } = setupEncoded({ maxExportBatchSize: 4 });
+    const first = end(4);
+    await nextTurn();
+    const shut = track(p.shutdown());
+    await settle();
+    // A request finishing during shutdown ends its spans while the first batch is on the wire.
+    const late = end(2);
+    await settle();
+    exporter.answer();
+    await until(() => exporter.batches.length === 2, 'the late spans exported');
+    expect(shut.settled).toBe(false);
+    exporter.answer();
+    await until(() => shut.settled, 'shutdown');
+    expect(exporter.names()).toEqual([...first, ...late]);
+    expect(exporter.shutdownCalls).toBe(1);
+    expect(p.dropped).toBe(0);
+  });
+
+  it('on shutdown sends spans that end in the same turn as the answer it waits for', async () => {
+    const { exporter, processor: p, end } = setupEncoded({ maxExportBatchSize: 4 });
+    const first = end(4);
+    await nextTurn();
+    const shut = track(p.shutdown());
+    await settle();
+    // One turn: a request ends its spans, then the answer comes; shutdown resumes before any setImmediate.
+    const late = end(2);
+    exporter.answer();
+    await until(() => exporter.batches.length === 2, 'the late spans exported');
+    exporter.answer();
+    await until(() => shut.settled, 'shutdown');
+    expect(exporter.names()).toEqual([...first, ...late]);
+  });
+
+  it('on shutdown also waits for a full batch of late spans that the next turn sends', async () => {
+    const { exporter, processor: p, end } = setupEncoded({ maxExportBatchSize: 2 });
+    const first = end(2);
+    await nextTurn();
+    const shut = track(p.shutdown());
+    // Late spans fill a batch: the next turn's drain sends it, while shutdown waits for the first.
+    const late = end(2);
+    await settle();
+    expect(exporter.batches).toEqual([first, late]);
+    exporter.answer();
+    await settle();
+    expect(shut.settled, 'shutdown resolved with the late batch still on the wire').toBe(false);
+    expect(exporter.shutdownCalls).toBe(0);
+    exporter.answer();
+    await until(() => shut.settled, 'shutdown');
+    expect(exporter.shutdownCalls).toBe(1);
   });
 });

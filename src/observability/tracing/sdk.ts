@@ -48,6 +48,7 @@ import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { createRequire } from 'node:module';
 import { ExportSpanProcessor } from './export-span-processor.ts';
+import { OtlpProtobufSpanExporter } from './otlp-exporter.ts';
 import { RedactingSpanProcessor } from './redacting-span-processor.ts';
 
 export interface TracingRuntime {
@@ -66,28 +67,24 @@ const list = (value: string | undefined) =>
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
 
-// Exporters are loaded only when chosen (synchronously: instrument.ts must finish before
-// the app loads): the gRPC one alone pulls in @grpc/grpc-js, megabytes a process without
-// it never needs.
+// Exporters' transports are loaded only when chosen (synchronously: instrument.ts must
+// finish before the app loads): the gRPC one alone pulls in @grpc/grpc-js, megabytes a
+// process without it never needs.
 const require = createRequire(import.meta.url);
 type ExporterModule = { OTLPTraceExporter: new () => SpanExporter };
 
 function otlpExporter(env: NodeJS.ProcessEnv): { exporter: SpanExporter; name: string } {
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
-  // The exporters read OTEL_EXPORTER_OTLP[_TRACES]_ENDPOINT/_HEADERS/_TIMEOUT themselves.
+  // The exporters read OTEL_EXPORTER_OTLP[_TRACES]_ENDPOINT/_HEADERS/_TIMEOUT/_COMPRESSION themselves.
   switch (protocol) {
-    case 'grpc': {
-      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-grpc') as ExporterModule;
-      return { exporter: new OTLPTraceExporter(), name: 'otlp/grpc' };
-    }
+    case 'grpc':
+      return { exporter: new OtlpProtobufSpanExporter('grpc'), name: 'otlp/grpc' };
     case 'http/json': {
       const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as ExporterModule;
       return { exporter: new OTLPTraceExporter(), name: 'otlp/http-json' };
     }
-    default: {
-      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto') as ExporterModule;
-      return { exporter: new OTLPTraceExporter(), name: 'otlp/http-protobuf' };
-    }
+    default:
+      return { exporter: new OtlpProtobufSpanExporter('http/protobuf'), name: 'otlp/http-protobuf' };
   }
 }
 
