@@ -485,16 +485,16 @@ describe('ExportSpanProcessor with an exporter that takes encoded spans', () => 
     expect(exporter.plainExports).toBe(0);
   });
 
-  it('sends the default batch of 64 as soon as it is full, and not before', async () => {
+  it('sends the default batch of 512 (the spec\'s) as soon as it is full, and not before', async () => {
     const { exporter, end } = setupEncoded();
-    const names = end(63);
+    const names = end(511);
     await settle();
     expect(exporter.encodedNames).toEqual(names);
     expect(exporter.batches).toHaveLength(0);
     names.push(...end(1));
     await nextTurn();
     expect(exporter.batches).toEqual([names]);
-    expect(exporter.sent[0]!.count).toBe(64);
+    expect(exporter.sent[0]!.count).toBe(512);
   });
 
   it('splits a turn of spans into full batches, in order, and fills the rest across turns', async () => {

@@ -62,10 +62,12 @@ export class ExportSpanProcessor implements SpanProcessor {
   constructor(options: ExportSpanProcessorOptions) {
     this.exporter = options.exporter;
     this.encoder = isEncodedSpanExporter(options.exporter) ? options.exporter.createEncoder() : undefined;
-    // Small batches: a span then dies young (a batch fills in a few ms under load), and one
-    // batch's encoding holds the event loop for well under a millisecond.
-    // With 256, the traced server's old generation grew ~8 MB/s at 100 % (--trace-gc).
-    this.maxBatch = options.maxExportBatchSize ?? 64;
+    // Span objects waiting for a batch: small batches, so a span dies young (a batch fills
+    // in a few ms under load); with 256 the traced server's old generation grew ~8 MB/s at
+    // 100 % (--trace-gc). Encoded spans: only bytes wait, so the spec's 512, and a POST per
+    // 512 spans instead of per 64 cut the cost of a sampled request at 100 % by a third
+    // (HTTP client work per export, measured: 18 → 12 µs of CPU a request).
+    this.maxBatch = options.maxExportBatchSize ?? (this.encoder ? 512 : 64);
     this.maxQueue = options.maxQueueSize ?? 4096;
     this.timeoutMs = options.exportTimeoutMillis ?? 10_000;
     this.timer = setInterval(() => void this.drain('tick'), options.scheduledDelayMillis ?? 1000);
