@@ -8,7 +8,6 @@
 // The same holds with an exporter that takes encoded spans (OTLP protobuf, otlp-exporter.ts),
 // where real spans are encoded on the turn after they end and only their bytes wait: each
 // batch sent is decoded with the official opentelemetry-proto definitions to see its spans.
-import { createRequire } from 'node:module';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -17,6 +16,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ExportSpanProcessor, type ExportSpanProcessorOptions } from '../../src/observability/tracing/export-span-processor.ts';
 import type { EncodedSpanExporter } from '../../src/observability/tracing/otlp-exporter.ts';
 import { SpanEncoder, type EncodedSpans } from '../../src/observability/tracing/otlp-span-encoder.ts';
+import { decodeTraceRequest } from '../helpers/otlp-proto.ts';
 
 /** Records every batch by span name and holds each export's callback until the test answers it. */
 class HeldExporter implements SpanExporter {
@@ -378,20 +378,9 @@ describe('ExportSpanProcessor', () => {
 // ---------------------------------------------------------------------------------------
 // With an exporter that takes encoded spans
 
-interface ProtoType {
-  decode(buf: Uint8Array): unknown;
-  toObject(message: unknown, options: { longs: StringConstructor; bytes: StringConstructor }): unknown;
-}
-const otlpRoot = createRequire(import.meta.url)('otlp-proto-definitions/build/src/generated/root.js') as {
-  opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: ProtoType } } } } };
-};
-const ExportTraceServiceRequest = otlpRoot.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
-
 /** The span names in an encoded ExportTraceServiceRequest, in order (one resource and scope here). */
 function decodedNames(bytes: Uint8Array): string[] {
-  const request = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(bytes), { longs: String, bytes: String }) as {
-    resourceSpans?: { scopeSpans?: { spans?: { name: string }[] }[] }[];
-  };
+  const request = decodeTraceRequest<{ resourceSpans?: { scopeSpans?: { spans?: { name: string }[] }[] }[] }>(bytes);
   return (request.resourceSpans ?? []).flatMap((rs) => (rs.scopeSpans ?? []).flatMap((ss) => (ss.spans ?? []).map((span) => span.name)));
 }
 

@@ -11,7 +11,6 @@
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -20,6 +19,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import packageJson from '../../package.json' with { type: 'json' };
 import { startChildServer, type ChildServer } from '../helpers/child-server.ts';
 import { backend, TEST_JWT_SECRET } from '../helpers/test-app.ts';
+import { decodeTraceRequest } from '../helpers/otlp-proto.ts';
 
 // ---------------------------------------------------------------------------------------
 // Decoding OTLP with the official definitions
@@ -41,17 +41,6 @@ interface DecodedRequest {
     scopeSpans?: { scope?: { name?: string }; spans?: { traceId: string; spanId: string; parentSpanId?: string; name: string; kind?: number; attributes?: KeyValue[] }[] }[];
   }[];
 }
-interface ProtoType {
-  decode(buf: Uint8Array): unknown;
-  toObject(message: unknown, options: { longs: StringConstructor; bytes: StringConstructor }): unknown;
-}
-
-const require = createRequire(import.meta.url);
-const otlpRoot = require('otlp-proto-definitions/build/src/generated/root.js') as {
-  opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: ProtoType } } } } };
-};
-const ExportTraceServiceRequest = otlpRoot.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
-
 type Attrs = Record<string, string | number | boolean | unknown[] | undefined>;
 
 interface ExportedSpan {
@@ -80,7 +69,7 @@ const hex = (b64: string | undefined) => Buffer.from(b64 ?? '', 'base64').toStri
 
 /** One ExportTraceServiceRequest, flattened to spans with their resource's attributes. */
 function decodeSpans(payload: Buffer): ExportedSpan[] {
-  const message = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(payload), { longs: String, bytes: String }) as DecodedRequest;
+  const message = decodeTraceRequest<DecodedRequest>(payload);
   return (message.resourceSpans ?? []).flatMap((rs) => {
     const resource = attrs(rs.resource?.attributes);
     return (rs.scopeSpans ?? []).flatMap((ss) =>

@@ -6,7 +6,6 @@
 // one batch is also decoded with the official opentelemetry-proto definitions (the
 // protobufjs code generated into @opentelemetry/otlp-transformer 0.57, installed as
 // `otlp-proto-definitions`) so that the checks do not rest on the stock serializer alone.
-import { createRequire } from 'node:module';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type AttributeValue, type Attributes, type Context, type Link, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { hrTimeToNanoseconds, TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
@@ -14,6 +13,7 @@ import { resourceFromAttributes, type Resource } from '@opentelemetry/resources'
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan, type SpanLimits } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
 import { SpanEncoder } from '../../src/observability/tracing/otlp-span-encoder.ts';
+import { decodeTraceRequest } from '../helpers/otlp-proto.ts';
 
 // ---------------------------------------------------------------------------------------
 // Real spans
@@ -57,16 +57,6 @@ function endedSpan(tracer: Tracer, name: string, options: { attributes?: Attribu
 // ---------------------------------------------------------------------------------------
 // Comparing with the stock serializer, and decoding
 
-interface ProtoType {
-  decode(buf: Uint8Array): unknown;
-  toObject(message: unknown, options: { longs: StringConstructor; bytes: StringConstructor }): unknown;
-}
-const require = createRequire(import.meta.url);
-const otlpRoot = require('otlp-proto-definitions/build/src/generated/root.js') as {
-  opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: ProtoType } } } } };
-};
-const ExportTraceServiceRequest = otlpRoot.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
-
 interface DecodedAnyValue {
   stringValue?: string;
   boolValue?: boolean;
@@ -104,7 +94,7 @@ interface DecodedRequest {
 }
 
 function decode(bytes: Uint8Array): DecodedRequest {
-  return ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(bytes), { longs: String, bytes: String }) as DecodedRequest;
+  return decodeTraceRequest<DecodedRequest>(bytes);
 }
 
 const hex = (b64: string | undefined) => Buffer.from(b64 ?? '', 'base64').toString('hex');

@@ -12,7 +12,7 @@
 // serializer's for the same spans (test/observability/otlp-span-encoder.test.ts).
 //
 // Wire format: opentelemetry/proto/trace/v1/trace.proto and common/v1/common.proto.
-import type { Attributes, AttributeValue, HrTime, Link } from '@opentelemetry/api';
+import type { Attributes, AttributeValue, HrTime, Link, SpanContext } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
@@ -269,11 +269,8 @@ function writeEvent(w: Writer, event: TimedEvent): void {
   w.end(at);
 }
 
-/** Span.Link: trace_id 1, span_id 2, trace_state 3, attributes 4, dropped 5, flags 6. */
-function writeLink(w: Writer, link: Link): void {
-  w.byte(tag(13, LEN));
-  const at = w.begin();
-  const ctx = link.context;
+/** trace_id 1, span_id 2, trace_state 3: the same fields in Span and Span.Link. */
+function writeContext(w: Writer, ctx: SpanContext): void {
   w.byte(tag(1, LEN));
   w.hexId(ctx.traceId);
   w.byte(tag(2, LEN));
@@ -283,6 +280,14 @@ function writeLink(w: Writer, link: Link): void {
     w.byte(tag(3, LEN));
     w.string(traceState);
   }
+}
+
+/** Span.Link: trace_id 1, span_id 2, trace_state 3, attributes 4, dropped 5, flags 6. */
+function writeLink(w: Writer, link: Link): void {
+  w.byte(tag(13, LEN));
+  const at = w.begin();
+  const ctx = link.context;
+  writeContext(w, ctx);
   if (link.attributes) writeAttributes(w, link.attributes, 4);
   w.byte(tag(5, VARINT));
   w.varint(link.droppedAttributesCount ?? 0);
@@ -296,15 +301,7 @@ function writeSpan(w: Writer, span: ReadableSpan): void {
   w.byte(tag(2, LEN));
   const at = w.begin();
   const ctx = span.spanContext();
-  w.byte(tag(1, LEN));
-  w.hexId(ctx.traceId);
-  w.byte(tag(2, LEN));
-  w.hexId(ctx.spanId);
-  const traceState = ctx.traceState?.serialize();
-  if (traceState) {
-    w.byte(tag(3, LEN));
-    w.string(traceState);
-  }
+  writeContext(w, ctx);
   const parent = span.parentSpanContext;
   if (parent?.spanId) {
     w.byte(tag(4, LEN));
