@@ -20,6 +20,10 @@ import packageJson from '../../package.json' with { type: 'json' };
 import { startChildServer, type ChildServer } from '../helpers/child-server.ts';
 import { backend, TEST_JWT_SECRET } from '../helpers/test-app.ts';
 import { decodeTraceRequest } from '../helpers/otlp-proto.ts';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { OtlpProtobufSpanExporter } from '../../src/observability/tracing/otlp-exporter.ts';
 
 // ---------------------------------------------------------------------------------------
 // Decoding OTLP with the official definitions
@@ -285,6 +289,37 @@ async function stop(server: ChildServer) {
 }
 
 // ---------------------------------------------------------------------------------------
+
+describe('OtlpProtobufSpanExporter.export (span objects, as any SpanExporter caller hands them)', () => {
+  it('encodes and sends them over http/protobuf to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', async ({ expect }) => {
+    const receiver = await startHttpReceiver();
+    const memory = new InMemorySpanExporter();
+    const tracer = new TracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'plain-export-test' }),
+      spanProcessors: [new SimpleSpanProcessor({ exporter: memory })],
+    }).getTracer('plain');
+    tracer.startSpan('first', { attributes: { 'n': 1 } }).end();
+    tracer.startSpan('second').end();
+    // The transport reads the endpoint from the environment when it is made.
+    const saved = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+    process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = `${receiver.endpoint}/v1/traces`;
+    const exporter = new OtlpProtobufSpanExporter('http/protobuf');
+    if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+    else process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = saved;
+    try {
+      const result = await new Promise<ExportResult>((resolve) => exporter.export(memory.getFinishedSpans(), resolve));
+      expect(result.code).toBe(ExportResultCode.SUCCESS);
+      const spans = receiver.spans();
+      expect(spans.map((s) => s.name)).toEqual(['first', 'second']);
+      expect(spans[0]!.attributes).toEqual({ n: 1 });
+      expect(spans[0]!.resource['service.name']).toBe('plain-export-test');
+      expect(receiver.problems).toEqual([]);
+    } finally {
+      await exporter.shutdown();
+      await receiver.close();
+    }
+  });
+});
 
 describe.concurrent(`OTLP export from the server process (${backend})`, () => {
   for (const protocol of ['http/protobuf', 'grpc'] as const) {
