@@ -121,6 +121,34 @@ function track(promise: Promise<void>) {
 
 const created: { processor: ExportSpanProcessor; exporter: HeldExporter }[] = [];
 
+/**
+ * With 4 exports on the wire and more batches waiting: one answer lets exactly one more
+ * go, two answers two more, and answering the rest sends all `total` batches, never more
+ * than 4 in flight.
+ */
+async function answerOneByOne(exporter: HeldExporter, total: number): Promise<void> {
+  exporter.answer();
+  await until(() => exporter.batches.length >= 5, 'an export after the first answer');
+  await settle();
+  expect(exporter.batches).toHaveLength(5);
+  expect(exporter.pending).toHaveLength(4);
+
+  exporter.answer();
+  exporter.answer();
+  await until(() => exporter.batches.length >= 7, 'two exports after two answers');
+  await settle();
+  expect(exporter.batches).toHaveLength(7);
+  expect(exporter.pending).toHaveLength(4);
+
+  while (exporter.batches.length < total || exporter.pending.length > 0) {
+    expect(exporter.pending.length).toBeLessThanOrEqual(4);
+    exporter.answer();
+    await settle(2);
+  }
+  await settle();
+  expect(exporter.batches).toHaveLength(total);
+}
+
 function setup(options: Omit<ExportSpanProcessorOptions, 'exporter'> = {}) {
   const exporter = new HeldExporter();
   const processor = new ExportSpanProcessor({ exporter, scheduledDelayMillis: 60_000, ...options });
@@ -191,26 +219,7 @@ describe('ExportSpanProcessor', () => {
     expect(exporter.batches).toHaveLength(4);
     expect(exporter.pending).toHaveLength(4);
 
-    exporter.answer();
-    await until(() => exporter.batches.length >= 5, 'an export after the first answer');
-    await settle();
-    expect(exporter.batches).toHaveLength(5);
-    expect(exporter.pending).toHaveLength(4);
-
-    exporter.answer();
-    exporter.answer();
-    await until(() => exporter.batches.length >= 7, 'two exports after two answers');
-    await settle();
-    expect(exporter.batches).toHaveLength(7);
-    expect(exporter.pending).toHaveLength(4);
-
-    while (exporter.batches.length < 10 || exporter.pending.length > 0) {
-      expect(exporter.pending.length).toBeLessThanOrEqual(4);
-      exporter.answer();
-      await settle(2);
-    }
-    await settle();
-    expect(exporter.batches).toHaveLength(10);
+    await answerOneByOne(exporter, 10);
     for (const batch of exporter.batches) expect(batch).toHaveLength(3);
     expect(exporter.names()).toEqual(names);
     expect(new Set(exporter.names()).size).toBe(30);
@@ -576,26 +585,7 @@ describe('ExportSpanProcessor with an exporter that takes encoded spans', () => 
     expect(exporter.pending).toHaveLength(4);
     expect(exporter.encodedNames).toEqual(names);
 
-    exporter.answer();
-    await until(() => exporter.batches.length >= 5, 'an export after the first answer');
-    await settle();
-    expect(exporter.batches).toHaveLength(5);
-    expect(exporter.pending).toHaveLength(4);
-
-    exporter.answer();
-    exporter.answer();
-    await until(() => exporter.batches.length >= 7, 'two exports after two answers');
-    await settle();
-    expect(exporter.batches).toHaveLength(7);
-    expect(exporter.pending).toHaveLength(4);
-
-    while (exporter.batches.length < 12 || exporter.pending.length > 0) {
-      expect(exporter.pending.length).toBeLessThanOrEqual(4);
-      exporter.answer();
-      await settle(2);
-    }
-    await settle();
-    expect(exporter.batches).toHaveLength(12);
+    await answerOneByOne(exporter, 12);
     for (const batch of exporter.batches) expect(batch).toHaveLength(3);
     expect(exporter.names()).toEqual(names);
     expect(new Set(exporter.names()).size).toBe(36);
