@@ -14,7 +14,9 @@
 // BENCH_DURATION seconds (default 5) on each configuration in turn, the first one rotating.
 // Medians are reported; each ratio to (a) and to (z) is the median of the ratios within a
 // round, which cancels the machine's drift between rounds. Written to bench/results/latest.json.
-// Each traced configuration exports to a receiver of its own, which counts the spans.
+// Each traced configuration exports to a receiver of its own, which counts the spans. Peak RSS
+// is each server's own during each route (Linux clear_refs resets VmHWM before the route's
+// warm-up), and over the whole bench.
 // For quick experiments: BENCH_CONFIGS=a,c (which configurations), BENCH_ROUTES=product (which
 // routes), BENCH_SCRAPE=0 (skip the scrape), BENCH_NODE_FLAGS="…" (extra node flags).
 // Then the scrape: a metrics-on server gets 100 tenants × every API route, and GET /metrics
@@ -89,10 +91,34 @@ async function settle(): Promise<void> {
   const client = new pg.Client({ connectionString: DATABASE_URL });
   await client.connect();
   try {
+    // Under sustained load the confirmation worker lags the orders (~30 % still queued at the
+    // end of a run): wait for the queue to drain, or the next configuration's servers would
+    // process (and trace) the previous one's jobs while it is measured.
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM pgboss.job WHERE name = 'order-confirmation' AND state IN ('created', 'retry', 'active')`);
+      if (Number(rows[0]!.n) === 0) break;
+      await sleep(200);
+    }
     for (const sql of ['VACUUM (ANALYZE)', 'CHECKPOINT']) {
       // CHECKPOINT needs a superuser or pg_checkpoint; without it the bench goes on unsettled.
       await client.query(sql).catch((error: Error) => console.warn(`bench: ${sql} failed (${error.message})`));
     }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Drops the jobs earlier benches left queued in the bench's database (reconcile jobs are set
+ * a day ahead, confirmations may be left when a bench was stopped): this bench's servers
+ * would otherwise work through them while they are measured.
+ */
+async function clearQueuedJobs(): Promise<void> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(`DELETE FROM pgboss.job WHERE state IN ('created', 'retry')`);
   } finally {
     await client.end();
   }
@@ -216,13 +242,32 @@ async function startServer(config: ConfigName, receiverPort?: number): Promise<{
   return { child, url };
 }
 
+/** A process's peak resident memory (VmHWM) in MB: since it started, or since `resetPeakRss`. */
+function peakRss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+/**
+ * Resets a process's VmHWM to its current RSS (Linux `clear_refs` value 5), so each route's
+ * peak is its own. Returns false where the kernel does not allow it: then peaks are over
+ * the whole bench.
+ */
+function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function stopServer(child: ChildProcess): Promise<number> {
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  const peakKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const peak = peakRss(child.pid!);
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
-  return Math.round(peakKb / 1024);
+  return peak;
 }
 
 /** utime + stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15, in clock ticks of 1/100 s). */
@@ -292,6 +337,7 @@ async function main() {
   }
   const productId = productIds[0]!;
   await stopServer(setup.child);
+  await clearQueuedJobs();
 
   const routes: Record<RouteName, (run: string) => { options: string[]; scriptArgs?: string[] }> = {
     health: () => ({ options: [] }),
@@ -316,12 +362,22 @@ async function main() {
   }
 
   const samples: Record<string, Sample[]> = {};
+  /** Each server's peak RSS (MB) during each route, warm-up included, and over the whole bench. */
+  const routePeak: Record<string, number> = {};
+  const wholePeak: Partial<Record<ConfigName, number>> = {};
+  let perRoutePeaks = true;
   /** Spans each traced server exported per request it served: a shortfall means dropped spans. */
   const served: Partial<Record<ConfigName, number>> = {};
   // Orders last: the reads are measured before the order route leaves dead tuples behind.
   for (const route of ['health', 'product', 'order'] as RouteName[]) {
     if (ROUTE_FILTER && !ROUTE_FILTER.includes(route)) continue;
     const configs = order.filter((c) => !(c === 'z' && route === 'order'));
+    for (const config of order) {
+      const pid = servers.get(config)!.child.pid!;
+      // The peak so far (start-up, earlier routes) counts for the whole-bench figure.
+      wholePeak[config] = Math.max(wholePeak[config] ?? 0, peakRss(pid));
+      perRoutePeaks &&= resetPeakRss(pid);
+    }
     for (const config of configs) {
       const { url } = servers.get(config)!;
       served[config] = (served[config] ?? 0) + (await wrk(`${url}${paths[route]}`, WARMUP, routes[route](`w${config}${Date.now()}`))).requests;
@@ -342,19 +398,26 @@ async function main() {
         if (route === 'order') await settle();
       }
     }
+    for (const config of configs) {
+      const peak = peakRss(servers.get(config)!.child.pid!);
+      routePeak[`${config}.${route}`] = peak;
+      wholePeak[config] = Math.max(wholePeak[config] ?? 0, peak);
+    }
   }
 
-  const rss: Partial<Record<ConfigName, number>> = {};
   const exported: Record<string, { requests: number; spans: number }> = {};
   for (const config of order) {
-    rss[config] = await stopServer(servers.get(config)!.child); // SIGTERM: a traced server flushes its last spans
+    const last = await stopServer(servers.get(config)!.child); // SIGTERM: a traced server flushes its last spans
+    wholePeak[config] = Math.max(wholePeak[config] ?? 0, last);
     const spans = receivers.get(config)?.takeSpans();
     if (spans !== undefined) exported[config] = { requests: served[config] ?? 0, spans };
   }
 
   const results: Record<string, unknown> = {};
   console.log(`\nMedians of ${ROUNDS} rounds, ${DURATION} s each, ${CONNECTIONS} connections, servers on core ${SERVER_CORE}, wrk on core ${LOAD_CORE}.`);
-  console.log('"vs a", "p99 vs a" and "cpu vs a" are medians of the ratios within each round; peak RSS is over the whole bench.\n');
+  console.log(
+    `"vs a", "p99 vs a" and "cpu vs a" are medians of the ratios within each round; peak RSS is ${perRoutePeaks ? "the server's during that route (warm-up included)" : 'over the whole bench (this kernel did not let the bench reset VmHWM)'}.\n`,
+  );
   console.log('config route     req/s    p50 ms   p99 ms  p99 vs a  peak RSS MB   vs a    vs z  cpu µs/req  cpu vs a');
   for (const route of Object.keys(routes) as RouteName[]) {
     const base = samples[`a.${route}`];
@@ -376,7 +439,7 @@ async function main() {
         rps: Math.round(median(s.map((x) => x.rps))),
         p50_ms: Number(median(s.map((x) => x.p50)).toFixed(2)),
         p99_ms: Number(median(s.map((x) => x.p99)).toFixed(2)),
-        peak_rss_mb: rss[config] ?? 0,
+        peak_rss_mb: (perRoutePeaks ? routePeak[`${config}.${route}`] : wholePeak[config]) ?? 0,
         ratio_to_a: pairedRatio(s, base, (x) => x.rps),
         ratio_to_z: pairedRatio(s, ceiling, (x) => x.rps),
         p99_ratio_to_a: pairedRatio(s, base, (x) => x.p99),
@@ -391,6 +454,7 @@ async function main() {
       );
     }
   }
+  console.log(`\npeak RSS over the whole bench (start-up and all routes): ${order.map((c) => `${c} ${wholePeak[c] ?? 0} MB`).join(', ')}`);
   for (const [config, e] of Object.entries(exported)) {
     console.log(`${config}: the OTLP receiver got ${e.spans} spans for ${e.requests} requests (${(e.spans / e.requests).toFixed(2)} a request)`);
   }
@@ -400,7 +464,7 @@ async function main() {
   const file = join(ROOT, 'bench/results/latest.json');
   writeFileSync(
     file,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, otlp_bytes_received: [...receivers.values()].reduce((n, r) => n + r.bytes(), 0), exported, results, scrape }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, peak_rss_per_route: perRoutePeaks, peak_rss_mb_whole_bench: wholePeak, otlp_bytes_received: [...receivers.values()].reduce((n, r) => n + r.bytes(), 0), exported, results, scrape }, null, 2)}\n`,
   );
   console.log(`\nwrote ${file}`);
   for (const r of receivers.values()) r.server.close();
