@@ -21,7 +21,11 @@ interface Summary {
   name: string;
   operation: string;
   collection: string | undefined;
+  /** `db.query.text`: the statement, cut at 2,000 characters (pg-boss's job insert is longer). */
+  text: string;
 }
+
+const MAX_QUERY_TEXT = 2000;
 
 const TABLE = /\b(?:FROM|INTO|UPDATE|JOIN)\s+("?[\w.]+"?)/i;
 const summaries = new Map<string, Summary>();
@@ -32,7 +36,10 @@ export function summarize(text: string): Summary {
   if (summary) return summary;
   const operation = (/^\s*(\w+)/.exec(text)?.[1] ?? 'QUERY').toUpperCase();
   const collection = operation === 'BEGIN' || operation === 'COMMIT' || operation === 'ROLLBACK' ? undefined : TABLE.exec(text)?.[1]?.replaceAll('"', '');
-  summary = { name: collection ? `${operation} ${collection}` : operation, operation, collection };
+  // Cut once here, not on every query: the cut copy of a long statement would otherwise be a
+  // fresh 2 KB string per job sent.
+  const shown = text.length > MAX_QUERY_TEXT ? `${text.slice(0, MAX_QUERY_TEXT)}…` : text;
+  summary = { name: collection ? `${operation} ${collection}` : operation, operation, collection, text: shown };
   // Query texts are constants of the code, so this stays small; the bound is a safety net.
   if (summaries.size < 2000) summaries.set(text, summary);
   return summary;
@@ -78,7 +85,7 @@ export function tracedQuery<R extends pg.QueryResultRow>(
     'db.system.name': 'postgresql',
     'db.namespace': connection.database,
     'db.operation.name': summary.operation,
-    'db.query.text': shownText.length > 2000 ? `${shownText.slice(0, 2000)}…` : shownText,
+    'db.query.text': summary.text,
     'server.address': connection.host,
     'server.port': connection.port,
   };
