@@ -498,6 +498,11 @@ describe(`traces (${backend})`, () => {
       expect(outgoing.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.response.status_code': 200, 'server.address': '127.0.0.1' });
       expect(String(outgoing.attributes['url.full'])).toMatch(/\/v1\/charges$/);
       expect(charge.attributes).toMatchObject({ 'payment.provider': 'http', 'payment.outcome': 'captured' });
+      // Two tracers in one tree: ours (lean-tracer.ts) made charge_payment, the SDK's made the
+      // undici span; one resource object for both, so each export carries it once.
+      expect(charge.instrumentationScope.name).toBe('glassbox');
+      expect(Object.getPrototypeOf(charge)).not.toBe(Object.getPrototypeOf(outgoing));
+      expect(charge.resource).toBe(outgoing.resource);
     });
   });
 

@@ -14,8 +14,9 @@
 // - Resource: service.name (OTEL_SERVICE_NAME, default "glassbox"), service.version,
 //   deployment.environment from APP_ENV, plus OTEL_RESOURCE_ATTRIBUTES.
 // - Instrumentation: the HTTP server span, SQL, jobs and the order flow are ours (see
-//   http-server-spans.ts and the README's Performance section for why); ioredis and undici
-//   (fetch) use the stock instrumentations.
+//   http-server-spans.ts and the README's Performance section for why), made by our lean
+//   tracer (lean-tracer.ts: the SDK's span rules without its per-attribute allocations);
+//   ioredis and undici (fetch) use the stock instrumentations and the SDK's tracer.
 import { context, diag, DiagConsoleLogger, propagation, trace, type TextMapPropagator } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 // Type only (erased): the module itself is required lazily, see startNodeSdk.
@@ -48,8 +49,10 @@ import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { createRequire } from 'node:module';
 import { ExportSpanProcessor } from './export-span-processor.ts';
+import { LeanTracer } from './lean-tracer.ts';
 import { OtlpProtobufSpanExporter } from './otlp-exporter.ts';
 import { RedactingSpanProcessor } from './redacting-span-processor.ts';
+import { TRACER_SCOPE, useTracer } from './tracer.ts';
 
 export interface TracingRuntime {
   /** false when OTEL_SDK_DISABLED=true: no spans at all. */
@@ -199,8 +202,8 @@ function detectorsFromEnv(env: NodeJS.ProcessEnv): ResourceDetector[] {
  * every metrics and logs exporter it could ever start (gRPC included) at load time: 22 MB
  * of resident memory in every process, measured, for signals we do not send by default.
  */
-function startTracesOnly(env: NodeJS.ProcessEnv, resource: Resource, spanProcessors: SpanProcessor[], instrumentations: Instrumentation[]): () => Promise<void> {
-  const provider = new TracerProvider({ resource, sampler: samplerFromEnv(env), spanLimits: spanLimitsFromEnv(env), spanProcessors });
+function startTracesOnly(env: NodeJS.ProcessEnv, resource: Resource, spanProcessors: SpanProcessor[], instrumentations: Instrumentation[], sampler: Sampler): () => Promise<void> {
+  const provider = new TracerProvider({ resource, sampler, spanLimits: spanLimitsFromEnv(env), spanProcessors });
   const contextManager = new AsyncLocalStorageContextManager();
   contextManager.enable();
   context.setGlobalContextManager(contextManager);
@@ -212,13 +215,13 @@ function startTracesOnly(env: NodeJS.ProcessEnv, resource: Resource, spanProcess
 }
 
 /** Every signal: NodeSDK, loaded only when OTEL_METRICS_EXPORTER or OTEL_LOGS_EXPORTER asks for OTLP metrics or logs. */
-function startNodeSdk(env: NodeJS.ProcessEnv, resource: Resource, spanProcessors: SpanProcessor[], instrumentations: Instrumentation[]): () => Promise<void> {
+function startNodeSdk(env: NodeJS.ProcessEnv, resource: Resource, spanProcessors: SpanProcessor[], instrumentations: Instrumentation[], sampler: Sampler): () => Promise<void> {
   const { NodeSDK } = require('@opentelemetry/sdk-node') as { NodeSDK: typeof NodeSDKClass };
   const sdk = new NodeSDK({
     resource,
     autoDetectResources: false, // detected above, the same way for both paths
     spanProcessors,
-    sampler: samplerFromEnv(env),
+    sampler,
     ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
     ...(env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
     instrumentations,
@@ -246,7 +249,11 @@ export function startTracing(options: StartTracingOptions): TracingRuntime {
   const spanProcessors = [new RedactingSpanProcessor(processors)];
   const instrumentations = [new IORedisInstrumentation({ requireParentSpan: true }), new UndiciInstrumentation({ requireParentforSpans: true })];
   const otherSignals = [env.OTEL_METRICS_EXPORTER, env.OTEL_LOGS_EXPORTER].some((v) => v !== undefined && list(v).some((n) => n !== 'none'));
-  const shutdown = (otherSignals ? startNodeSdk : startTracesOnly)(env, resource, spanProcessors, instrumentations);
+  const sampler = samplerFromEnv(env);
+  const shutdown = (otherSignals ? startNodeSdk : startTracesOnly)(env, resource, spanProcessors, instrumentations, sampler);
+  // Our own spans come from the lean tracer: the same sampler, resource, limits and
+  // processors as the SDK's, without its per-attribute allocations (lean-tracer.ts).
+  useTracer(new LeanTracer({ scope: TRACER_SCOPE, resource, sampler, spanProcessor: spanProcessors[0]!, spanLimits: spanLimitsFromEnv(env) }));
   let stopped: Promise<void> | undefined;
   return (current = {
     enabled: true,

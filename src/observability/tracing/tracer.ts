@@ -15,12 +15,25 @@ import {
   type Attributes,
   type Context,
   type Span,
+  type Tracer,
 } from '@opentelemetry/api';
 import packageJson from '../../../package.json' with { type: 'json' };
 
 export { SpanKind, type Attributes, type Context, type Span } from '@opentelemetry/api';
 
-export const tracer = trace.getTracer('glassbox', packageJson.version);
+/** The instrumentation scope of our own spans. */
+export const TRACER_SCOPE = { name: 'glassbox', version: packageJson.version };
+
+/**
+ * The tracer of our own spans: the API's (a no-op until an SDK registers, and when
+ * OTEL_SDK_DISABLED) until the tracing setup hands it the lean one (`useTracer`).
+ */
+export let tracer: Tracer = trace.getTracer(TRACER_SCOPE.name, TRACER_SCOPE.version);
+
+/** Called by the tracing setup (sdk.ts) with the tracer our spans are made by. */
+export function useTracer(t: Tracer): void {
+  tracer = t;
+}
 
 /** Handed to `withSpan` callbacks when nothing records: every method is a no-op. */
 const NOOP_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
