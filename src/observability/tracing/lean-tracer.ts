@@ -4,10 +4,12 @@
 // Why: @opentelemetry/core 3.1.1 checks each attribute value with `isAnyValue`, which makes
 // a new WeakSet for every value, strings included, and the SDK's `Tracer.startSpan` copies
 // the attributes twice (`cleanAttributes`: `Object.entries`, that check, a new object). On
-// the order route that was a quarter of everything a traced server allocated; on the
-// product read, about a third of the tracing's CPU (README, Performance). Here strings,
-// numbers and booleans (every attribute our code sets) are checked with `typeof`; any other
-// value still goes through the SDK's own check and copy.
+// the order route that was a quarter of everything a traced server allocated, and a span
+// with eight attributes took 4.8 µs to start and end where this takes 3.3 (README,
+// Performance). Here strings, numbers and booleans (every attribute our code sets) are
+// checked with `typeof`; any other value still goes through the SDK's own check and copy.
+// A sampler that returns attributes of its own (none of the spec's does) takes the SDK's
+// exact path, so its values replace the caller's before they are checked.
 //
 // Everything else is the SDK's behaviour: the configured sampler decides, with the same
 // arguments (but the attributes as given, not a cleaned copy: no spec sampler reads them);
