@@ -240,7 +240,8 @@ class LeanSpan implements Span, ReadableSpan {
   addStartAttribute(key: string, value: unknown): void {
     // The SDK's start path loses a `__proto__` key (from JSON.parse) without counting it.
     if (value === undefined || key === '__proto__') return;
-    if (!Object.hasOwn(this.attributes, key) && this._attributesCount >= this._tracer.limits.attributeCountLimit) {
+    const isNew = !Object.hasOwn(this.attributes, key);
+    if (isNew && this._attributesCount >= this._tracer.limits.attributeCountLimit) {
       this._droppedAttributesCount++;
       return;
     }
@@ -254,8 +255,8 @@ class LeanSpan implements Span, ReadableSpan {
       this._droppedAttributesCount++;
       return;
     }
-    if (!Object.hasOwn(this.attributes, key)) this._attributesCount++;
     (this.attributes as Record<string, AttributeValue>)[key] = stored;
+    if (isNew) this._attributesCount++;
   }
 
   setAttribute(key: string, value: AttributeValue): this {
