@@ -14,4 +14,11 @@ app.get<{ Params: { id: string } }>('/api/products/:id', async (request, reply) 
   return rows[0] ?? reply.code(404).send({ error: 'not_found' });
 });
 await app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' });
-process.once('SIGTERM', () => void app.close().then(() => pool.end()).then(() => process.exit(0)));
+process.once(
+  'SIGTERM',
+  () =>
+    void app
+      .close()
+      .then(() => pool.end())
+      .then(() => process.exit(0)),
+);

@@ -58,9 +58,15 @@ const CONFIGS: Record<ConfigName, { label: string; env: Record<string, string>; 
   m: { label: 'metrics hooks only', env: { OTEL_SDK_DISABLED: 'true', METRICS_ENABLED: 'true', LOG_LEVEL: 'warn' } },
   b: { label: 'logs + metrics', env: { OTEL_SDK_DISABLED: 'true', METRICS_ENABLED: 'true', LOG_LEVEL: 'info' } },
   c: { label: 'logs + metrics + traces 100 % (OTLP)', env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'always_on' } },
-  d: { label: 'logs + metrics + traces 10 % (OTLP)', env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' } },
+  d: {
+    label: 'logs + metrics + traces 10 % (OTLP)',
+    env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+  },
   // Not in the default set: the tracing machinery with nothing sampled (what an unsampled request costs).
-  o: { label: 'logs + metrics + tracing, nothing sampled', env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' } },
+  o: {
+    label: 'logs + metrics + tracing, nothing sampled',
+    env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
+  },
   z: { label: 'bare Fastify + pg (ceiling)', env: {}, bare: true },
 };
 
@@ -96,7 +102,9 @@ async function settle(): Promise<void> {
     // process (and trace) the previous one's jobs while it is measured.
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM pgboss.job WHERE name = 'order-confirmation' AND state IN ('created', 'retry', 'active')`);
+      const { rows } = await client.query<{ n: string }>(
+        `SELECT count(*) AS n FROM pgboss.job WHERE name = 'order-confirmation' AND state IN ('created', 'retry', 'active')`,
+      );
       if (Number(rows[0]!.n) === 0) break;
       await sleep(200);
     }
@@ -142,7 +150,9 @@ async function ensureDatabase(url: string): Promise<void> {
 
 // The official OTLP protobuf definitions (a devDependency), to count the spans that arrive.
 const otlpRoot = createRequire(import.meta.url)('otlp-proto-definitions/build/src/generated/root.js') as {
-  opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: { decode(b: Buffer): { resourceSpans: { scopeSpans: { spans: unknown[] }[] }[] } } } } } } };
+  opentelemetry: {
+    proto: { collector: { trace: { v1: { ExportTraceServiceRequest: { decode(b: Buffer): { resourceSpans: { scopeSpans: { spans: unknown[] }[] }[] } } } } } };
+  };
 };
 const { ExportTraceServiceRequest } = otlpRoot.opentelemetry.proto.collector.trace.v1;
 
@@ -175,7 +185,8 @@ function startReceiver(): Promise<Receiver> {
   });
   const takeSpans = () => {
     let spans = 0;
-    for (const payload of pending) for (const rs of ExportTraceServiceRequest.decode(payload).resourceSpans) for (const ss of rs.scopeSpans) spans += ss.spans.length;
+    for (const payload of pending)
+      for (const rs of ExportTraceServiceRequest.decode(payload).resourceSpans) for (const ss of rs.scopeSpans) spans += ss.spans.length;
     pending = [];
     return spans;
   };
@@ -328,11 +339,18 @@ async function main() {
   // Setup: migrate (by starting once), a tenant, a product with plenty of stock.
   const setup = await startServer('a');
   const slug = `bench-${Date.now().toString(36)}`;
-  const signup = await api(setup.url, '/api/tenants', { method: 'POST', body: { name: 'Bench', slug, email: `owner@${slug}.test`, password: 'bench password 123' } });
+  const signup = await api(setup.url, '/api/tenants', {
+    method: 'POST',
+    body: { name: 'Bench', slug, email: `owner@${slug}.test`, password: 'bench password 123' },
+  });
   const token = signup.access_token as string;
   const productIds: string[] = [];
   for (let i = 0; i < ORDER_PRODUCTS; i++) {
-    const product = await api(setup.url, '/api/products', { method: 'POST', token, body: { name: `Bench widget ${i}`, price_cents: 100 + i, stock: 1_000_000 } });
+    const product = await api(setup.url, '/api/products', {
+      method: 'POST',
+      token,
+      body: { name: `Bench widget ${i}`, price_cents: 100 + i, stock: 1_000_000 },
+    });
     productIds.push(product.id as string);
   }
   const productId = productIds[0]!;
@@ -393,7 +411,9 @@ async function main() {
         sample.cpu_us = Number((((cpuSeconds(child.pid!) - cpuBefore) / (sample.rps * DURATION)) * 1e6).toFixed(1));
         sample.round = round;
         (samples[`${config}.${route}`] ??= []).push(sample);
-        console.log(`${route.padEnd(7)} round ${String(round).padStart(2)} ${config} ${sample.rps.toFixed(0).padStart(6)} req/s  p50 ${sample.p50.toFixed(2)} ms  p99 ${sample.p99.toFixed(2)} ms  cpu ${sample.cpu_us} µs/req`);
+        console.log(
+          `${route.padEnd(7)} round ${String(round).padStart(2)} ${config} ${sample.rps.toFixed(0).padStart(6)} req/s  p50 ${sample.p50.toFixed(2)} ms  p99 ${sample.p99.toFixed(2)} ms  cpu ${sample.cpu_us} µs/req`,
+        );
         // The order route leaves dead tuples and WAL: settled before the next run, not billed to it.
         if (route === 'order') await settle();
       }
@@ -447,7 +467,7 @@ async function main() {
         cpu_ratio_to_a: pairedRatio(s, base, (x) => x.cpu_us ?? NaN),
         runs: s,
       };
-      (results[route] ??= {} as Record<string, unknown>);
+      results[route] ??= {} as Record<string, unknown>;
       (results[route] as Record<string, unknown>)[config] = row;
       console.log(
         `${config.padEnd(6)} ${route.padEnd(8)} ${String(row.rps).padStart(6)} ${row.p50_ms.toFixed(2).padStart(8)} ${row.p99_ms.toFixed(2).padStart(8)} ${(row.p99_ratio_to_a ?? 0).toFixed(2).padStart(9)} ${String(row.peak_rss_mb).padStart(12)} ${(row.ratio_to_a ?? 0).toFixed(2).padStart(6)} ${row.ratio_to_z === null ? '     -' : row.ratio_to_z.toFixed(2).padStart(6)} ${row.cpu_us_per_request.toFixed(1).padStart(11)} ${(row.cpu_ratio_to_a ?? 0).toFixed(2).padStart(9)}`,
@@ -490,7 +510,9 @@ async function scrapeCost() {
       const email = `owner@${slug}.test`;
       const password = 'bench password 123';
       await api(url, '/api/tenants', { method: 'POST', body: { name: `Scrape ${t}`, slug, email, password, source: 'organic' } });
-      const { access_token: token } = (await api(url, '/api/auth/login', { method: 'POST', body: { tenant: slug, email, password } })) as { access_token: string };
+      const { access_token: token } = (await api(url, '/api/auth/login', { method: 'POST', body: { tenant: slug, email, password } })) as {
+        access_token: string;
+      };
       const product = await api(url, '/api/products', { method: 'POST', token, body: { name: `Widget ${t % 10}`, price_cents: 500 + t, stock: 100 } });
       await api(url, `/api/products/${product.id as string}`, { token });
       await api(url, '/api/products', { token });
@@ -528,8 +550,12 @@ async function scrapeCost() {
     const prometheus = await timeScrapes('text/plain');
     const openmetrics = await timeScrapes('application/openmetrics-text; version=1.0.0');
     console.log(`\n/metrics with ${SCRAPE_TENANTS} tenants × every route, median of ${SCRAPES} scrapes:`);
-    console.log(`  prometheus text  ${prometheus.median_ms} ms (max ${prometheus.max_ms} ms), ${prometheus.series} samples, ${Math.round(prometheus.bytes / 1024)} KiB`);
-    console.log(`  openmetrics      ${openmetrics.median_ms} ms (max ${openmetrics.max_ms} ms), ${openmetrics.series} samples, ${Math.round(openmetrics.bytes / 1024)} KiB`);
+    console.log(
+      `  prometheus text  ${prometheus.median_ms} ms (max ${prometheus.max_ms} ms), ${prometheus.series} samples, ${Math.round(prometheus.bytes / 1024)} KiB`,
+    );
+    console.log(
+      `  openmetrics      ${openmetrics.median_ms} ms (max ${openmetrics.max_ms} ms), ${openmetrics.series} samples, ${Math.round(openmetrics.bytes / 1024)} KiB`,
+    );
     return { tenants: SCRAPE_TENANTS, scrapes: SCRAPES, prometheus, openmetrics };
   } finally {
     await stopServer(child);

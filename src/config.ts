@@ -9,9 +9,11 @@ import Value from 'typebox/value';
 // Options go into the constructors, never `{ ...Type.X(), default }`: a TypeBox schema's kind is a
 // non-enumerable property that a spread drops, and Value.Convert then leaves the string as is.
 const LogLevel = (options: { default: string }) =>
-  Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map((l) => Type.Literal(l)), options);
-const Url = (protocols: string[]) =>
-  Type.String({ pattern: `^(${protocols.join('|')})://`, description: `a ${protocols.join(' or ')} URL` });
+  Type.Union(
+    ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map((l) => Type.Literal(l)),
+    options,
+  );
+const Url = (protocols: string[]) => Type.String({ pattern: `^(${protocols.join('|')})://`, description: `a ${protocols.join(' or ')} URL` });
 
 /** Each property documents one variable; `default` is what an unset variable means. */
 export const ConfigSchema = Type.Object({

@@ -58,7 +58,7 @@ async function main(): Promise<void> {
       app_env: config.APP_ENV,
       database: deps.embedded ? 'embedded' : 'postgres',
       cache: deps.cache.kind,
-      tracing: tracing.enabled ? (tracing.exporters.join(',') || 'no exporter') : 'disabled',
+      tracing: tracing.enabled ? tracing.exporters.join(',') || 'no exporter' : 'disabled',
     },
     'server_started',
   );

@@ -56,7 +56,11 @@ describe(`API docs (${backend})`, () => {
     doc = res.json();
     apiOps = Object.entries(doc.paths)
       .filter(([path]) => path.startsWith('/api/'))
-      .flatMap(([path, ops]) => Object.entries(ops).filter(([m]) => HTTP_METHODS.has(m)).map(([method, op]) => ({ method, path, op })));
+      .flatMap(([path, ops]) =>
+        Object.entries(ops)
+          .filter(([m]) => HTTP_METHODS.has(m))
+          .map(([method, op]) => ({ method, path, op })),
+      );
   });
   afterAll(async () => t?.close());
 

@@ -130,8 +130,25 @@ const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head',
 const RAW = '\u0001raw\u0001';
 const RAW_JSON = JSON.stringify(RAW);
 const BODY_KINDS = [
-  'valid', 'wrong_type', 'missing_required', 'extra_field', 'null', 'huge_string', 'valid', 'number', 'raw_number', 'unicode',
-  'deep', 'prototype', 'valid', 'invalid_json', 'content_type', 'top_level', 'duplicate_key', 'many', 'empty',
+  'valid',
+  'wrong_type',
+  'missing_required',
+  'extra_field',
+  'null',
+  'huge_string',
+  'valid',
+  'number',
+  'raw_number',
+  'unicode',
+  'deep',
+  'prototype',
+  'valid',
+  'invalid_json',
+  'content_type',
+  'top_level',
+  'duplicate_key',
+  'many',
+  'empty',
 ] as const;
 
 function resolveRef(doc: OpenApi, schema: Schema | undefined): Schema | undefined {
@@ -338,20 +355,55 @@ class Fuzzer {
           ['total_cents', 0],
           [rng.word(1, 12), rng.word(1, 12)],
         ]);
-        return { label: `extra_${key.replace(/[^a-z_]/g, '') || 'key'}`, text: json(this.setAt(base, this.randomObjectPath(base), (old) => ({ ...(old as object), [key]: value }))) };
+        return {
+          label: `extra_${key.replace(/[^a-z_]/g, '') || 'key'}`,
+          text: json(this.setAt(base, this.randomObjectPath(base), (old) => ({ ...(old as object), [key]: value }))),
+        };
       }
       case 'null':
-        return rng.chance(0.3) ? { label: 'null_body', text: 'null' } : { label: 'null_field', text: json(this.setAt(base, this.randomLeafPath(base), () => null)) };
+        return rng.chance(0.3)
+          ? { label: 'null_body', text: 'null' }
+          : { label: 'null_field', text: json(this.setAt(base, this.randomLeafPath(base), () => null)) };
       case 'huge_string': {
         const size = rng.pick([1_000, 100_000, 900_000, 1_100_000, 2_000_000]);
         return { label: `huge_string_${size}`, text: json(this.setAt(base, this.randomLeafPath(base), () => 'x'.repeat(size))) };
       }
       case 'number': {
-        const n = rng.pick([-1, -0, 0, 0.5, 1.5, -2147483649, 2147483647, 2147483648, 2 ** 53 + 2, Number.MAX_SAFE_INTEGER, 1e21, 1e308, -1e308, 5e-324, 100_000_001]);
+        const n = rng.pick([
+          -1,
+          -0,
+          0,
+          0.5,
+          1.5,
+          -2147483649,
+          2147483647,
+          2147483648,
+          2 ** 53 + 2,
+          Number.MAX_SAFE_INTEGER,
+          1e21,
+          1e308,
+          -1e308,
+          5e-324,
+          100_000_001,
+        ]);
         return { label: 'odd_number', text: json(this.setAt(base, this.randomLeafPath(base), () => n)) };
       }
       case 'raw_number': {
-        const token = rng.pick(['1e400', '-1e400', '1.0', '1e2', '-0', '0.1e1', '123456789012345678901234567890', '9007199254740993', '1E-400', '0x10', 'NaN', 'Infinity', '01']);
+        const token = rng.pick([
+          '1e400',
+          '-1e400',
+          '1.0',
+          '1e2',
+          '-0',
+          '0.1e1',
+          '123456789012345678901234567890',
+          '9007199254740993',
+          '1E-400',
+          '0x10',
+          'NaN',
+          'Infinity',
+          '01',
+        ]);
         return { label: 'raw_number', text: json(this.setAt(base, this.randomLeafPath(base), () => RAW)).replace(RAW_JSON, token) };
       }
       case 'unicode': {
@@ -372,12 +424,31 @@ class Fuzzer {
           '"__proto__":null',
           '"items":[{"__proto__":{"quantity":1}}]',
         ]);
-        return { label: 'prototype', text: typeof base === 'object' && base !== null && !Array.isArray(base) ? `{${poison}${inner === '}' ? '}' : `,${inner}`}` : `{${poison}}` };
+        return {
+          label: 'prototype',
+          text: typeof base === 'object' && base !== null && !Array.isArray(base) ? `{${poison}${inner === '}' ? '}' : `,${inner}`}` : `{${poison}}`,
+        };
       }
       case 'invalid_json':
         return {
           label: 'invalid_json',
-          text: rng.pick(['{', '{"a":', 'nul', '[1,]', "{'a':1}", '{"a":1}}', '\u0000', '   ', '{"a":"\\x"}', '\uFEFF{}', '{"a":1,}', '"unterminated', '{"a" 1}', 'undefined', '{"a":"\ud800"}']),
+          text: rng.pick([
+            '{',
+            '{"a":',
+            'nul',
+            '[1,]',
+            "{'a':1}",
+            '{"a":1}}',
+            '\u0000',
+            '   ',
+            '{"a":"\\x"}',
+            '\uFEFF{}',
+            '{"a":1,}',
+            '"unterminated',
+            '{"a" 1}',
+            'undefined',
+            '{"a":"\ud800"}',
+          ]),
         };
       case 'content_type': {
         const contentType = rng.pick([
@@ -402,13 +473,19 @@ class Fuzzer {
       case 'duplicate_key': {
         const inner = json(base).slice(1);
         const dup = rng.pick(['"role":"owner"', '"tenant_id":"x"', '"items":[]', '"name":1', '"price_cents":-5']);
-        return { label: 'duplicate_key', text: typeof base === 'object' && base !== null && !Array.isArray(base) && inner !== '}' ? `{${inner.slice(0, -1)},${dup}}` : `{${dup},${dup}}` };
+        return {
+          label: 'duplicate_key',
+          text: typeof base === 'object' && base !== null && !Array.isArray(base) && inner !== '}' ? `{${inner.slice(0, -1)},${dup}}` : `{${dup},${dup}}`,
+        };
       }
       case 'many': {
         const n = rng.pick([100, 10_000]);
         const many = rng.chance(0.5)
           ? Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]))
-          : { ...(typeof base === 'object' && base !== null && !Array.isArray(base) ? base : {}), items: Array.from({ length: n }, () => ({ product_id: world.orderable, quantity: 1 })) };
+          : {
+              ...(typeof base === 'object' && base !== null && !Array.isArray(base) ? base : {}),
+              items: Array.from({ length: n }, () => ({ product_id: world.orderable, quantity: 1 })),
+            };
         return { label: `many_${n}`, text: json(many as Json) };
       }
       case 'empty':
@@ -422,7 +499,12 @@ class Fuzzer {
     const resource = resourceOf(path);
     const mine = resource === 'products' && path.includes('{id}') ? world.ids.products.filter((id) => id !== world.orderable) : world.ids[resource];
     const variants = [
-      ...(mine.length > 0 ? [{ label: `${name}=own`, value: rng.pick(mine) }, { label: `${name}=own`, value: rng.pick(mine) }] : []),
+      ...(mine.length > 0
+        ? [
+            { label: `${name}=own`, value: rng.pick(mine) },
+            { label: `${name}=own`, value: rng.pick(mine) },
+          ]
+        : []),
       { label: `${name}=foreign`, value: rng.pick(world.foreign[resource]) },
       { label: `${name}=random_uuid`, value: rng.uuid() },
       { label: `${name}=upper_uuid`, value: (mine[0] ?? rng.uuid()).toUpperCase() },
@@ -508,7 +590,10 @@ class Fuzzer {
       { label: 'alg_none', header: `Bearer ${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${payload}.` },
       { label: 'alg_none_signed', header: `Bearer ${signToken(claims, TEST_JWT_SECRET, { alg: 'none' })}` },
       { label: 'other_key', header: `Bearer ${signToken({ ...claims }, 'another-secret-another-secret-1234')}` },
-      { label: 'edited_claims', header: `Bearer ${header}.${Buffer.from(JSON.stringify({ ...claims, role: 'owner', tenant_id: world.B.tenantId })).toString('base64url')}.${world.A.token.split('.')[2]}` },
+      {
+        label: 'edited_claims',
+        header: `Bearer ${header}.${Buffer.from(JSON.stringify({ ...claims, role: 'owner', tenant_id: world.B.tenantId })).toString('base64url')}.${world.A.token.split('.')[2]}`,
+      },
       { label: 'expired', header: `Bearer ${signToken({ ...claims, iat: now - 7200, exp: now - 3600 }, TEST_JWT_SECRET)}` },
       { label: 'bad_claims', header: `Bearer ${signToken({ tenant_id: 'x', user_id: 1, role: 'god', exp: now + 60 }, TEST_JWT_SECRET)}` },
       { label: 'too_long', header: `Bearer ${'a'.repeat(5000)}` },
@@ -532,7 +617,9 @@ class Fuzzer {
     let url = op.path;
     const labels: string[] = [];
     for (const p of op.op.parameters?.filter((q) => q.in === 'path') ?? []) {
-      const value = first ? { label: 'own', value: world.ids[resourceOf(op.path)].find((id) => id !== world.orderable) ?? world.orderable } : this.pathParam(op.path, p.name, index * 7);
+      const value = first
+        ? { label: 'own', value: world.ids[resourceOf(op.path)].find((id) => id !== world.orderable) ?? world.orderable }
+        : this.pathParam(op.path, p.name, index * 7);
       url = url.replace(`{${p.name}}`, value.value);
       if (!first) labels.push(value.label);
     }
@@ -541,7 +628,9 @@ class Fuzzer {
       if (q.text) url += `?${q.text}`;
       if (q.label !== 'query_ok') labels.push(q.label);
     }
-    const auth = first ? { label: 'owner', header: (op.op.security?.length ?? 0) > 0 ? `Bearer ${world.A.token}` : undefined, asTenantA: true } : this.authorization(op);
+    const auth = first
+      ? { label: 'owner', header: (op.op.security?.length ?? 0) > 0 ? `Bearer ${world.A.token}` : undefined, asTenantA: true }
+      : this.authorization(op);
     labels.push(`auth=${auth.label}`);
     const headers: Record<string, string> = {};
     if (auth.header !== undefined) headers.authorization = auth.header;
@@ -601,7 +690,8 @@ function problems(c: FuzzCase, res: LightMyRequestResponse, world: World): strin
       const extra = Object.keys(body).filter((k) => !['error', 'message', 'request_id', 'details'].includes(k));
       if (extra.length > 0) out.push(`unexpected keys ${extra.join(',')}`);
       if ('details' in body && !Array.isArray(body.details)) out.push('details is not an array');
-      if (res.statusCode >= 500 && (body.error !== 'internal_server_error' || body.message !== 'Internal server error')) out.push('500 body differs from the CONTRACT');
+      if (res.statusCode >= 500 && (body.error !== 'internal_server_error' || body.message !== 'Internal server error'))
+        out.push('500 body differs from the CONTRACT');
     }
     if (res.statusCode === 429 && !res.headers['retry-after']) out.push('429 without Retry-After');
   }
@@ -668,7 +758,9 @@ describe(`OpenAPI-driven fuzzing (${backend})`, () => {
 
   it('covers every /api and /health operation of the description', () => {
     const keys = ops.map((o) => o.key);
-    expect(keys).toEqual(expect.arrayContaining(['POST /api/tenants', 'POST /api/auth/login', 'POST /api/orders', 'PATCH /api/products/{id}', 'GET /health/live']));
+    expect(keys).toEqual(
+      expect.arrayContaining(['POST /api/tenants', 'POST /api/auth/login', 'POST /api/orders', 'PATCH /api/products/{id}', 'GET /health/live']),
+    );
     expect(ops.length).toBeGreaterThanOrEqual(16);
   });
 
@@ -686,7 +778,14 @@ describe(`OpenAPI-driven fuzzing (${backend})`, () => {
       const others = (['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'] as const).filter((m) => !listed.has(m));
       if (others.length > 0) {
         const method = rng.pick(others);
-        cases.push({ route: `${op.key} (as ${method})`, label: 'unlisted_method', method, url: op.path.replace(/\{[^}]+\}/g, world.orderable), headers: { authorization: `Bearer ${world.A.token}` }, asTenantA: true });
+        cases.push({
+          route: `${op.key} (as ${method})`,
+          label: 'unlisted_method',
+          method,
+          url: op.path.replace(/\{[^}]+\}/g, world.orderable),
+          headers: { authorization: `Bearer ${world.A.token}` },
+          asTenantA: true,
+        });
       }
     }
 
@@ -727,7 +826,13 @@ describe(`OpenAPI-driven fuzzing (${backend})`, () => {
 
     const summary = [...counts.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([route, statuses]) => `  ${route.padEnd(38)} ${String(Math.round(elapsed.get(route) ?? 0)).padStart(6)} ms  ${[...statuses.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ')}`);
+      .map(
+        ([route, statuses]) =>
+          `  ${route.padEnd(38)} ${String(Math.round(elapsed.get(route) ?? 0)).padStart(6)} ms  ${[...statuses.entries()]
+            .sort(([a], [b]) => a - b)
+            .map(([s, n]) => `${s}×${n}`)
+            .join(' ')}`,
+      );
     console.log(`fuzz (${backend}, seed ${seed}): ${total} requests in ${Date.now() - started} ms, ${failures.length} failures\n${summary.join('\n')}`);
     expect(failures.slice(0, 25), `${failures.length} of ${total} answers broke the contract (seed ${seed})`).toEqual([]);
     expect(total).toBeGreaterThanOrEqual(300);
@@ -736,8 +841,14 @@ describe(`OpenAPI-driven fuzzing (${backend})`, () => {
     // and the mutations met the validation layer (400), not just the auth layer.
     for (const op of ops.filter((o) => o.path.startsWith('/api/'))) {
       const statuses = [...(counts.get(op.key)?.keys() ?? [])];
-      expect(statuses.some((s) => s >= 200 && s < 300), `${op.key} never succeeded: ${statuses.join(',')}`).toBe(true);
-      expect(statuses.some((s) => s >= 400 && s < 500), `${op.key} never refused: ${statuses.join(',')}`).toBe(true);
+      expect(
+        statuses.some((s) => s >= 200 && s < 300),
+        `${op.key} never succeeded: ${statuses.join(',')}`,
+      ).toBe(true);
+      expect(
+        statuses.some((s) => s >= 400 && s < 500),
+        `${op.key} never refused: ${statuses.join(',')}`,
+      ).toBe(true);
     }
     const all = [...counts.values()].flatMap((m) => [...m.keys()]);
     for (const status of [400, 401, 404, 413]) expect(all, `some request got ${status}`).toContain(status);

@@ -110,7 +110,10 @@ describe(`tenant isolation (${backend})`, () => {
           const { rows } = await c.query<Record<string, unknown>>(`SELECT * FROM ${table}`);
           const owners = new Set(rows.map((r) => r[column]));
           expect([...owners], `${table}: only tenant A's rows`).toEqual([A.tenant.tenantId]);
-          expect(rows.filter((r) => r[column] === B.tenant.tenantId), `${table}: rows of B`).toHaveLength(0);
+          expect(
+            rows.filter((r) => r[column] === B.tenant.tenantId),
+            `${table}: rows of B`,
+          ).toHaveLength(0);
         }
         // The specific rows: A's are there, B's are not, even when asked for by id.
         const ids = async (sql: string, values: unknown[]) => (await c.query<{ id: string }>(sql, values)).rows.map((r) => r.id);
@@ -125,9 +128,10 @@ describe(`tenant isolation (${backend})`, () => {
         expect(await ids('SELECT order_id AS id FROM payments WHERE order_id = $1', [B.orderId])).toEqual([]);
         expect(await ids('SELECT id FROM tenants WHERE slug = $1', [B.tenant.slug])).toEqual([]);
         // Aggregates and joins see the same filtered tables.
-        const { rows: counts } = await c.query<{ n: string }>('SELECT count(*) AS n FROM orders o JOIN order_items i ON i.order_id = o.id WHERE o.tenant_id = $1', [
-          B.tenant.tenantId,
-        ]);
+        const { rows: counts } = await c.query<{ n: string }>(
+          'SELECT count(*) AS n FROM orders o JOIN order_items i ON i.order_id = o.id WHERE o.tenant_id = $1',
+          [B.tenant.tenantId],
+        );
         expect(counts[0]?.n).toBe('0');
       });
     });
@@ -157,12 +161,21 @@ describe(`tenant isolation (${backend})`, () => {
     it("with tenant A set, writing B's rows fails (WITH CHECK) or touches nothing", async () => {
       await asAppUser(A.tenant.tenantId, async (c) => {
         expect(
-          await sqlstateOf(c, 'INSERT INTO products (id, tenant_id, name, price_cents, stock) VALUES ($1, $2, $3, 1, 1)', [randomUUID(), B.tenant.tenantId, 'planted']),
+          await sqlstateOf(c, 'INSERT INTO products (id, tenant_id, name, price_cents, stock) VALUES ($1, $2, $3, 1, 1)', [
+            randomUUID(),
+            B.tenant.tenantId,
+            'planted',
+          ]),
         ).toBe('42501');
         expect(
-          await sqlstateOf(c, "INSERT INTO users (id, tenant_id, email, password_hash, role) VALUES ($1, $2, 'x@planted.test', 'x', 'owner')", [randomUUID(), B.tenant.tenantId]),
+          await sqlstateOf(c, "INSERT INTO users (id, tenant_id, email, password_hash, role) VALUES ($1, $2, 'x@planted.test', 'x', 'owner')", [
+            randomUUID(),
+            B.tenant.tenantId,
+          ]),
         ).toBe('42501');
-        expect(await sqlstateOf(c, "INSERT INTO tenants (id, name, slug) VALUES ($1, 'planted', $2)", [randomUUID(), `planted-${randomUUID().slice(0, 8)}`])).toBe('42501');
+        expect(
+          await sqlstateOf(c, "INSERT INTO tenants (id, name, slug) VALUES ($1, 'planted', $2)", [randomUUID(), `planted-${randomUUID().slice(0, 8)}`]),
+        ).toBe('42501');
         // Moving one of A's rows into B is a write of a B row too.
         expect(await sqlstateOf(c, 'UPDATE products SET tenant_id = $1 WHERE id = $2', [B.tenant.tenantId, A.product.id])).toBe('42501');
 
@@ -183,7 +196,10 @@ describe(`tenant isolation (${backend})`, () => {
     });
 
     it("db.withTenant(A) sees only A's products", async () => {
-      const rows = await t.deps.db.withTenant(A.tenant.tenantId, async (tx) => (await tx.query<{ id: string; tenant_id: string }>('SELECT id, tenant_id FROM products')).rows);
+      const rows = await t.deps.db.withTenant(
+        A.tenant.tenantId,
+        async (tx) => (await tx.query<{ id: string; tenant_id: string }>('SELECT id, tenant_id FROM products')).rows,
+      );
       expect(rows.map((r) => r.id)).toContain(A.product.id);
       expect(rows.map((r) => r.id)).not.toContain(B.product.id);
       expect(new Set(rows.map((r) => r.tenant_id))).toEqual(new Set([A.tenant.tenantId]));
@@ -197,7 +213,9 @@ describe(`tenant isolation (${backend})`, () => {
       const clients = await Promise.all(Array.from({ length: Math.min(3, t.deps.db.poolSize) }, () => t.deps.db.pool.connect()));
       try {
         for (const c of clients) {
-          const { rows } = await c.query<{ tenant: string | null; role: string }>("SELECT nullif(current_setting('app.tenant_id', true), '') AS tenant, current_user AS role");
+          const { rows } = await c.query<{ tenant: string | null; role: string }>(
+            "SELECT nullif(current_setting('app.tenant_id', true), '') AS tenant, current_user AS role",
+          );
           expect(rows[0]?.tenant ?? null).toBeNull();
           expect(rows[0]?.role).not.toBe('app_user');
         }
@@ -213,7 +231,11 @@ describe(`tenant isolation (${backend})`, () => {
       expectError(await t.app.inject({ url: `/api/users/${B.tenant.userId}`, headers: h }), 404, 'not_found');
       expectError(await t.app.inject({ url: `/api/users/${B.member.id}`, headers: h }), 404, 'not_found');
       expectError(await t.app.inject({ url: `/api/products/${B.product.id}`, headers: h }), 404, 'not_found');
-      expectError(await t.app.inject({ method: 'PATCH', url: `/api/products/${B.product.id}`, headers: h, payload: { name: 'hacked', stock: 0 } }), 404, 'not_found');
+      expectError(
+        await t.app.inject({ method: 'PATCH', url: `/api/products/${B.product.id}`, headers: h, payload: { name: 'hacked', stock: 0 } }),
+        404,
+        'not_found',
+      );
       expectError(await t.app.inject({ url: `/api/orders/${B.orderId}`, headers: h }), 404, 'not_found');
       // A member of A, too.
       const m = bearer(A.member.token);
@@ -261,7 +283,14 @@ describe(`tenant isolation (${backend})`, () => {
       const res = await placeOrder(t.app, A.tenant.token, [{ product_id: B.product.id, quantity: 1 }]);
       expectError(res, 404, 'not_found');
       // Mixed with one of A's own products, the whole order is refused.
-      expectError(await placeOrder(t.app, A.tenant.token, [{ product_id: A.product.id, quantity: 1 }, { product_id: B.product.id, quantity: 1 }]), 404, 'not_found');
+      expectError(
+        await placeOrder(t.app, A.tenant.token, [
+          { product_id: A.product.id, quantity: 1 },
+          { product_id: B.product.id, quantity: 1 },
+        ]),
+        404,
+        'not_found',
+      );
       const after = (await t.app.inject({ url: `/api/products/${B.product.id}`, headers: bearer(B.tenant.token) })).json().stock as number;
       expect(after).toBe(before);
       const orders = (await t.app.inject({ url: '/api/orders?limit=100', headers: bearer(A.tenant.token) })).json().items as unknown[];
@@ -309,12 +338,20 @@ describe(`tenant isolation (${backend})`, () => {
       expectError(await t.app.inject({ method: 'POST', url: '/api/users', headers: member, payload: user('admin') }), 403, 'forbidden');
       expectError(await t.app.inject({ method: 'POST', url: '/api/users', headers: member, payload: user('member') }), 403, 'forbidden');
       // …and no product either.
-      expectError(await t.app.inject({ method: 'POST', url: '/api/products', headers: member, payload: { name: 'x', price_cents: 1, stock: 1 } }), 403, 'forbidden');
+      expectError(
+        await t.app.inject({ method: 'POST', url: '/api/products', headers: member, payload: { name: 'x', price_cents: 1, stock: 1 } }),
+        403,
+        'forbidden',
+      );
       expectError(await t.app.inject({ method: 'PATCH', url: `/api/products/${A.product.id}`, headers: member, payload: { stock: 0 } }), 403, 'forbidden');
       // Nobody creates an owner through the API: the role is not in the schema.
       const admin = await createUser(t.app, A.tenant, 'admin');
       for (const token of [admin.token, A.tenant.token]) {
-        const res = expectError(await t.app.inject({ method: 'POST', url: '/api/users', headers: bearer(token), payload: user('owner') }), 400, 'validation_error');
+        const res = expectError(
+          await t.app.inject({ method: 'POST', url: '/api/users', headers: bearer(token), payload: user('owner') }),
+          400,
+          'validation_error',
+        );
         expect(JSON.stringify(res.details)).toContain('role');
       }
       expectError(await t.app.inject({ method: 'POST', url: '/api/users', headers: bearer(admin.token), payload: user('superuser') }), 400, 'validation_error');
@@ -323,7 +360,9 @@ describe(`tenant isolation (${backend})`, () => {
       // The member's token still says member, whatever it asked for.
       const me = await t.app.inject({ url: '/api/me', headers: member });
       expect(me.json().user.role).toBe('member');
-      const owners = ((await t.app.inject({ url: '/api/users?limit=100', headers: bearer(A.tenant.token) })).json().items as { role: string }[]).filter((u) => u.role === 'owner');
+      const owners = ((await t.app.inject({ url: '/api/users?limit=100', headers: bearer(A.tenant.token) })).json().items as { role: string }[]).filter(
+        (u) => u.role === 'owner',
+      );
       expect(owners).toHaveLength(1);
     });
   });

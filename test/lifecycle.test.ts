@@ -47,7 +47,11 @@ describe(`lifecycle of the server process (${backend})`, () => {
       body: JSON.stringify({ name: 'Life', slug, email: `o@${slug}.test`, password: 'long enough password' }),
     });
     const auth = { authorization: `Bearer ${signup.body.access_token}`, 'content-type': 'application/json' };
-    const product = await json(`${server.url}/api/products`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'P', price_cents: 100, stock: 5 }) });
+    const product = await json(`${server.url}/api/products`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ name: 'P', price_cents: 100, stock: 5 }),
+    });
 
     // The simulated gateway takes 1.5 s: SIGTERM arrives while the order is in flight.
     const inFlight = json(`${server.url}/api/orders`, {

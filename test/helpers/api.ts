@@ -24,7 +24,14 @@ export async function signup(app: FastifyInstance, overrides: Record<string, unk
   const res = await app.inject({ method: 'POST', url: '/api/tenants', payload: body });
   if (res.statusCode !== 201) throw new Error(`signup failed: ${res.statusCode} ${res.body}`);
   const json = res.json();
-  return { tenantId: json.tenant.id, userId: json.user.id, slug: body.slug as string, email: String(body.email).toLowerCase(), password: body.password as string, token: json.access_token };
+  return {
+    tenantId: json.tenant.id,
+    userId: json.user.id,
+    slug: body.slug as string,
+    email: String(body.email).toLowerCase(),
+    password: body.password as string,
+    token: json.access_token,
+  };
 }
 
 export async function login(app: FastifyInstance, tenant: string, email: string, password: string): Promise<LightMyRequestResponse> {
@@ -39,13 +46,27 @@ export async function createUser(app: FastifyInstance, owner: Tenant, role: 'adm
   return { id: res.json().id, email, token };
 }
 
-export async function createProduct(app: FastifyInstance, token: string, overrides: Record<string, unknown> = {}): Promise<{ id: string; price_cents: number; stock: number }> {
-  const res = await app.inject({ method: 'POST', url: '/api/products', headers: bearer(token), payload: { name: 'Widget', price_cents: 1999, stock: 10, ...overrides } });
+export async function createProduct(
+  app: FastifyInstance,
+  token: string,
+  overrides: Record<string, unknown> = {},
+): Promise<{ id: string; price_cents: number; stock: number }> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/products',
+    headers: bearer(token),
+    payload: { name: 'Widget', price_cents: 1999, stock: 10, ...overrides },
+  });
   if (res.statusCode !== 201) throw new Error(`create product failed: ${res.statusCode} ${res.body}`);
   return res.json();
 }
 
-export async function placeOrder(app: FastifyInstance, token: string, items: { product_id: string; quantity: number }[], options: { key?: string; payment_method?: string } = {}) {
+export async function placeOrder(
+  app: FastifyInstance,
+  token: string,
+  items: { product_id: string; quantity: number }[],
+  options: { key?: string; payment_method?: string } = {},
+) {
   return app.inject({
     method: 'POST',
     url: '/api/orders',

@@ -254,7 +254,13 @@ export async function scrape(app: FastifyInstance, format: 'prometheus' | 'openm
 
 /** A tool of Debian's `prometheus` package: /usr/bin/<name>, else the first <name> on PATH; undefined when absent. */
 export function findTool(name: 'promtool' | 'prometheus'): string | undefined {
-  const candidates = [`/usr/bin/${name}`, ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name))];
+  const candidates = [
+    `/usr/bin/${name}`,
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, name)),
+  ];
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);
@@ -282,7 +288,8 @@ export function runsWith(tool: string | undefined, what: string): boolean {
   return false;
 }
 
-export const PROMTOOL_MISSING = "promtool not found (looked in /usr/bin and on PATH): install Debian's `prometheus` package (apt-get install prometheus), as CI does";
+export const PROMTOOL_MISSING =
+  "promtool not found (looked in /usr/bin and on PATH): install Debian's `prometheus` package (apt-get install prometheus), as CI does";
 
 /** Pipes `text` into `promtool check metrics`; its exit code and what it printed (its lint findings). */
 export function promtoolCheckMetrics(promtool: string, text: string): Promise<{ code: number | null; stdout: string; stderr: string }> {

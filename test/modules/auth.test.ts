@@ -27,9 +27,7 @@ describe(`auth (${backend})`, () => {
 
   const loginWithId = (body: Record<string, unknown>) => {
     const requestId = `login-${randomUUID()}`;
-    return t.app
-      .inject({ method: 'POST', url: '/api/auth/login', headers: { 'x-request-id': requestId }, payload: body })
-      .then((res) => ({ res, requestId }));
+    return t.app.inject({ method: 'POST', url: '/api/auth/login', headers: { 'x-request-id': requestId }, payload: body }).then((res) => ({ res, requestId }));
   };
 
   const expectError = (res: { statusCode: number; json: () => Record<string, unknown> }, status: number, code: string) => {
@@ -213,7 +211,10 @@ describe(`auth (${backend})`, () => {
         'an alg "none" token that keeps a signature',
         () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...memberClaims, exp: 4_102_444_800 })}.${memberToken.split('.')[2]}`,
       ],
-      ['a token signed with another key', () => new AccessTokens({ secret: 'another-secret-that-is-long-enough-9876543210', ttlSeconds: 3600 }).issue(memberClaims)],
+      [
+        'a token signed with another key',
+        () => new AccessTokens({ secret: 'another-secret-that-is-long-enough-9876543210', ttlSeconds: 3600 }).issue(memberClaims),
+      ],
       [
         'a token whose claims were edited (member → owner) with the original signature',
         () => {
@@ -251,7 +252,12 @@ describe(`auth (${backend})`, () => {
 
     it('answers a forged owner token with 401 on a write route too, creating nothing', async () => {
       const forged = new AccessTokens({ secret: 'another-secret-that-is-long-enough-9876543210', ttlSeconds: 3600 }).issue({ ...memberClaims, role: 'owner' });
-      const res = await t.app.inject({ method: 'POST', url: '/api/users', headers: bearer(forged), payload: { email: `x@${tenant.slug}.test`, password: 'password 123', role: 'admin' } });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/users',
+        headers: bearer(forged),
+        payload: { email: `x@${tenant.slug}.test`, password: 'password 123', role: 'admin' },
+      });
       expectError(res, 401, 'invalid_token');
     });
   });
@@ -304,9 +310,12 @@ describe('AccessTokens', () => {
     expect(() => tokens.verify(sign(header, payload))).toThrow(InvalidTokenError);
   });
 
-  it.each(['', 'abc', 'a.b', 'a.b.c.d', '!!!.###.$$$', `${b64({ alg: 'HS256' })}.not-json.sig`])('throws only InvalidTokenError on malformed input %j', (input) => {
-    expect(() => tokens.verify(input)).toThrow(InvalidTokenError);
-  });
+  it.each(['', 'abc', 'a.b', 'a.b.c.d', '!!!.###.$$$', `${b64({ alg: 'HS256' })}.not-json.sig`])(
+    'throws only InvalidTokenError on malformed input %j',
+    (input) => {
+      expect(() => tokens.verify(input)).toThrow(InvalidTokenError);
+    },
+  );
 });
 
 describe('password hashing', () => {

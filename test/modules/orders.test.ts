@@ -16,7 +16,6 @@ import { bearer, createProduct, placeOrder, signup, type Tenant } from '../helpe
 import { backend, startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { UUID } from '../helpers/assertions.ts';
 
-
 /** Sends each charge to the gateway registered for its payment method, else to the default simulator. */
 class RoutingGateway implements PaymentGateway {
   readonly provider = 'simulator';
@@ -86,7 +85,9 @@ describe(`orders (${backend})`, () => {
     return res.json().stock as number;
   };
 
-  const ordersOf = async (tenant: Tenant): Promise<{ id: string; status: string; total_cents: number; payment: { id: string; status: string; failure_reason: string | null } }[]> => {
+  const ordersOf = async (
+    tenant: Tenant,
+  ): Promise<{ id: string; status: string; total_cents: number; payment: { id: string; status: string; failure_reason: string | null } }[]> => {
     const res = await t.app.inject({ url: '/api/orders?limit=100', headers: bearer(tenant.token) });
     expect(res.statusCode).toBe(200);
     return res.json().items;
@@ -271,7 +272,12 @@ describe(`orders (${backend})`, () => {
       const product = await createProduct(t.app, tenant.token, { stock: 10 });
       const slowRequestId = randomUUID();
       let slowDone = false;
-      const slowOrder = post(tenant, randomUUID(), { items: [{ product_id: product.id, quantity: 1 }], payment_method: 'pm_card_very_slow' }, slowRequestId).then((r) => {
+      const slowOrder = post(
+        tenant,
+        randomUUID(),
+        { items: [{ product_id: product.id, quantity: 1 }], payment_method: 'pm_card_very_slow' },
+        slowRequestId,
+      ).then((r) => {
         slowDone = true;
         return r;
       });

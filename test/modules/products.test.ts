@@ -5,7 +5,6 @@ import { bearer, createProduct, createUser, signup, type Tenant } from '../helpe
 import { backend, startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { ISO, UUID, expectError } from '../helpers/assertions.ts';
 
-
 describe(`products (${backend})`, () => {
   let t: TestApp;
   let owner: Tenant;
@@ -15,7 +14,8 @@ describe(`products (${backend})`, () => {
   });
   afterAll(async () => t?.close());
 
-  const post = (payload: unknown, token = owner.token) => t.app.inject({ method: 'POST', url: '/api/products', headers: bearer(token), payload: payload as Record<string, unknown> });
+  const post = (payload: unknown, token = owner.token) =>
+    t.app.inject({ method: 'POST', url: '/api/products', headers: bearer(token), payload: payload as Record<string, unknown> });
   const patch = (id: string, payload: unknown, token = owner.token) =>
     t.app.inject({ method: 'PATCH', url: `/api/products/${id}`, headers: bearer(token), payload: payload as Record<string, unknown> });
   const get = (id: string, token = owner.token) => t.app.inject({ url: `/api/products/${id}`, headers: bearer(token) });

@@ -5,7 +5,6 @@ import { bearer, createProduct, createUser, signup, unique, type Tenant } from '
 import { backend, startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { ISO, UUID, expectError } from '../helpers/assertions.ts';
 
-
 describe(`users (${backend})`, () => {
   let t: TestApp;
   let owner: Tenant;
@@ -19,8 +18,7 @@ describe(`users (${backend})`, () => {
   });
   afterAll(async () => t?.close());
 
-  const postUser = (token: string, payload: Record<string, unknown>) =>
-    t.app.inject({ method: 'POST', url: '/api/users', headers: bearer(token), payload });
+  const postUser = (token: string, payload: Record<string, unknown>) => t.app.inject({ method: 'POST', url: '/api/users', headers: bearer(token), payload });
   const newEmail = (prefix = 'u') => `${unique(prefix)}@${owner.slug}.test`;
 
   it('GET /api/me describes the caller and their tenant', async () => {
@@ -138,7 +136,8 @@ describe(`users (${backend})`, () => {
       expect(res.statusCode, res.body).toBe(200);
       const body = res.json() as { items: { id: string; email: string; role: string; created_at: string }[]; next_cursor: string | null };
       expect(body.items.length).toBeLessThanOrEqual(2);
-      for (const item of body.items) expect(item).toEqual({ id: expect.stringMatching(UUID), email: expect.any(String), role: expect.any(String), created_at: expect.stringMatching(ISO) });
+      for (const item of body.items)
+        expect(item).toEqual({ id: expect.stringMatching(UUID), email: expect.any(String), role: expect.any(String), created_at: expect.stringMatching(ISO) });
       seen.push(...body.items.map((u) => u.id));
       pages.push(body.items.length);
       cursor = body.next_cursor;

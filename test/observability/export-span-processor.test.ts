@@ -32,7 +32,10 @@ class HeldExporter implements SpanExporter {
   flushCalls = 0;
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    this.receive(spans.map((span) => span.name), resultCallback);
+    this.receive(
+      spans.map((span) => span.name),
+      resultCallback,
+    );
   }
 
   /** Records a batch by span name, then throws, answers at once or holds the callback. */
@@ -434,7 +437,9 @@ function setupEncoded(options: Omit<ExportSpanProcessorOptions, 'exporter'> = {}
   const resource = resourceFromAttributes({ 'service.name': 'export-span-processor-test' });
   const tracer = new TracerProvider({ resource, spanProcessors: [processor] }).getTracer('encoded');
   // Recorded but not sampled: the SDK calls onEnd for these too, with traceFlags 0.
-  const unsampledTracer = new TracerProvider({ resource, sampler: createAlwaysRecordSampler(new AlwaysOffSampler()), spanProcessors: [processor] }).getTracer('unsampled');
+  const unsampledTracer = new TracerProvider({ resource, sampler: createAlwaysRecordSampler(new AlwaysOffSampler()), spanProcessors: [processor] }).getTracer(
+    'unsampled',
+  );
   /** Every span ended, by name: the objects behind the bytes. */
   const spans = new Map<string, ReadableSpan>();
   const endWith = (t: typeof tracer, count: number) => {
@@ -483,7 +488,7 @@ describe('ExportSpanProcessor with an exporter that takes encoded spans', () => 
     expect(exporter.plainExports).toBe(0);
   });
 
-  it('sends the default batch of 512 (the spec\'s) as soon as it is full, and not before', async () => {
+  it("sends the default batch of 512 (the spec's) as soon as it is full, and not before", async () => {
     const { exporter, end } = setupEncoded();
     const names = end(511);
     await settle();

@@ -71,7 +71,12 @@ const LOCAL_SAMPLED: SpanContext = { ...REMOTE_SAMPLED, isRemote: false };
 const LOCAL_UNSAMPLED: SpanContext = { ...REMOTE_SAMPLED, isRemote: false, traceFlags: TraceFlags.NONE };
 const LINK_A: SpanContext = { traceId: '11111111111111111111111111111111', spanId: '1111111111111111', traceFlags: TraceFlags.SAMPLED };
 const LINK_B: SpanContext = { traceId: '22222222222222222222222222222222', spanId: '2222222222222222', traceFlags: TraceFlags.NONE };
-const LINK_C: SpanContext = { traceId: '33333333333333333333333333333333', spanId: '3333333333333333', traceFlags: TraceFlags.SAMPLED, traceState: new TraceState('k=v') };
+const LINK_C: SpanContext = {
+  traceId: '33333333333333333333333333333333',
+  spanId: '3333333333333333',
+  traceFlags: TraceFlags.SAMPLED,
+  traceState: new TraceState('k=v'),
+};
 
 /** A tagged context, with `parent` as its span when given. */
 function parentCtx(parent?: SpanContext): Context {
@@ -242,7 +247,9 @@ function differential(setup: Setup, scenario: Scenario): { sdk: SdkSpan[]; lean:
   const sdk = run((processor, idGenerator) =>
     new TracerProvider({ resource, sampler, spanLimits: setup.spanLimits, idGenerator, spanProcessors: [processor] }).getTracer(SCOPE.name, SCOPE.version),
   );
-  const lean = run((spanProcessor, idGenerator) => new LeanTracer({ scope: SCOPE, resource, sampler, spanProcessor, spanLimits: setup.spanLimits, idGenerator }));
+  const lean = run(
+    (spanProcessor, idGenerator) => new LeanTracer({ scope: SCOPE, resource, sampler, spanProcessor, spanLimits: setup.spanLimits, idGenerator }),
+  );
 
   const exact = !setup.realClock;
   expect(lean.spans).toHaveLength(sdk.spans.length);
@@ -481,7 +488,10 @@ describe('attribute limits', () => {
     const span = first(result);
     expect(span.attributes.long).toBe(attributeValueLengthLimit > 0 ? 'abcde' : long);
     expect(span.attributes.strings).toStrictEqual(attributeValueLengthLimit > 0 ? ['abcde', 'ab', null] : [long, 'ab', null]);
-    expect(span.events[0]!.attributes).toStrictEqual({ long: attributeValueLengthLimit > 0 ? 'abcde' : long, list: [attributeValueLengthLimit > 0 ? 'abcde' : long] });
+    expect(span.events[0]!.attributes).toStrictEqual({
+      long: attributeValueLengthLimit > 0 ? 'abcde' : long,
+      list: [attributeValueLengthLimit > 0 ? 'abcde' : long],
+    });
   });
 });
 
@@ -508,7 +518,17 @@ describe('events', () => {
       return span;
     });
     const span = first(result);
-    expect(span.events.map((e) => e.name)).toStrictEqual(['plain', 'attributes', 'epoch ms', 'date', 'hrtime', 'performance.now()', 'attributes and time', 'time and time', 'later']);
+    expect(span.events.map((e) => e.name)).toStrictEqual([
+      'plain',
+      'attributes',
+      'epoch ms',
+      'date',
+      'hrtime',
+      'performance.now()',
+      'attributes and time',
+      'time and time',
+      'later',
+    ]);
     // Events take "simple" values only: the nested object and the mixed array are dropped.
     expect(span.events[1]).toMatchObject({ attributes: { k: 'v', n: 1, list: [1, 2] }, droppedAttributesCount: 2 });
     expect(span.events[2]!.time).toStrictEqual(millisToHrTime(EPOCH + 50));
@@ -580,7 +600,10 @@ describe('events', () => {
 describe('links', () => {
   it('at start and via addLink/addLinks, with attributes', () => {
     const result = differential({}, (tracer) => {
-      const links: Link[] = [{ context: LINK_A, attributes: { k: 'v', bad: (() => 1) as unknown as AttributeValue, nested: { a: [1] } as unknown as AttributeValue } }, { context: LINK_B }];
+      const links: Link[] = [
+        { context: LINK_A, attributes: { k: 'v', bad: (() => 1) as unknown as AttributeValue, nested: { a: [1] } as unknown as AttributeValue } },
+        { context: LINK_B },
+      ];
       const span = tracer.startSpan('links', { links }, parentCtx());
       span.addLink({ context: LINK_C, attributes: { x: 1, u: undefined } });
       span.addLinks([{ context: LINK_A }, { context: LINK_B, attributes: {} }]);
@@ -632,7 +655,14 @@ describe('status, name, end', () => {
     ['ERROR with a message', [{ code: SpanStatusCode.ERROR, message: 'boom' }], { code: SpanStatusCode.ERROR, message: 'boom' }],
     ['ERROR with a non-string message', [{ code: SpanStatusCode.ERROR, message: 42 as unknown as string }], { code: SpanStatusCode.ERROR }],
     ['ERROR then UNSET', [{ code: SpanStatusCode.ERROR, message: 'a' }, { code: SpanStatusCode.UNSET }], { code: SpanStatusCode.ERROR, message: 'a' }],
-    ['ERROR then ERROR', [{ code: SpanStatusCode.ERROR, message: 'a' }, { code: SpanStatusCode.ERROR, message: 'b' }], { code: SpanStatusCode.ERROR, message: 'b' }],
+    [
+      'ERROR then ERROR',
+      [
+        { code: SpanStatusCode.ERROR, message: 'a' },
+        { code: SpanStatusCode.ERROR, message: 'b' },
+      ],
+      { code: SpanStatusCode.ERROR, message: 'b' },
+    ],
     ['ERROR then OK', [{ code: SpanStatusCode.ERROR, message: 'a' }, { code: SpanStatusCode.OK }], { code: SpanStatusCode.OK }],
     ['OK drops its message', [{ code: SpanStatusCode.OK, message: 'ignored' }], { code: SpanStatusCode.OK }],
     ['OK is final', [{ code: SpanStatusCode.OK }, { code: SpanStatusCode.ERROR, message: 'late' }], { code: SpanStatusCode.OK }],
@@ -802,9 +832,15 @@ describe('sampling', () => {
   // (Object.assign), so a sampler value under a caller's key replaces it even when it is
   // undefined or invalid, and a key the count limit drops is counted once.
   const CLASHES: [string, { caller: Attributes; sampler: Attributes; limits?: SpanLimits; attributes: Attributes; dropped: number }][] = [
-    ['an invalid value under a caller key', { caller: { a: 1, b: 2 }, sampler: { a: (() => 1) as unknown as AttributeValue }, attributes: { b: 2 }, dropped: 1 }],
+    [
+      'an invalid value under a caller key',
+      { caller: { a: 1, b: 2 }, sampler: { a: (() => 1) as unknown as AttributeValue }, attributes: { b: 2 }, dropped: 1 },
+    ],
     ['undefined under a caller key', { caller: { a: 1, b: 2 }, sampler: { a: undefined }, attributes: { b: 2 }, dropped: 0 }],
-    ['the key of a caller attribute past the count limit', { caller: { a: 1, b: 2, c: 3 }, sampler: { c: 'x' }, limits: { attributeCountLimit: 2 }, attributes: { a: 1, b: 2 }, dropped: 1 }],
+    [
+      'the key of a caller attribute past the count limit',
+      { caller: { a: 1, b: 2, c: 3 }, sampler: { c: 'x' }, limits: { attributeCountLimit: 2 }, attributes: { a: 1, b: 2 }, dropped: 1 },
+    ],
   ];
   it.each(CLASHES)("a sampler's attribute clashing with the caller's: %s", (_label, { caller, sampler: extra, limits, attributes, dropped }) => {
     const sampler = new ScriptedSampler({ decision: SamplingDecision.RECORD_AND_SAMPLED, attributes: extra });
@@ -926,12 +962,19 @@ describe('startActiveSpan', () => {
     });
     expect(result.sdk[1]!.parentSpanContext).toStrictEqual(result.sdk[0]!.spanContext());
     expect(result.sdk[2]!.parentSpanContext).toBe(REMOTE_SAMPLED);
-    expect(result.calls.find((c) => c.call === 'onStart' && c.name === 'under a parent')).toMatchObject({ call: 'onStart', name: 'under a parent', contextTag: 'given', contextSpan: REMOTE_SAMPLED });
+    expect(result.calls.find((c) => c.call === 'onStart' && c.name === 'under a parent')).toMatchObject({
+      call: 'onStart',
+      name: 'under a parent',
+      contextTag: 'given',
+      contextSpan: REMOTE_SAMPLED,
+    });
   });
 
   it('with options', () => {
     const result = differential({}, (tracer) => {
-      const out = tracer.startActiveSpan('three arguments', { kind: SpanKind.SERVER, attributes: { route: '/x' }, links: [{ context: LINK_A }] }, (span) => inside(tracer, span));
+      const out = tracer.startActiveSpan('three arguments', { kind: SpanKind.SERVER, attributes: { route: '/x' }, links: [{ context: LINK_A }] }, (span) =>
+        inside(tracer, span),
+      );
       expect(out.returned).toBe('from the callback');
       return out.spans;
     });

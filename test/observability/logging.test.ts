@@ -72,7 +72,12 @@ describe(`request logs (${backend})`, () => {
     expect(res.statusCode).toBe(200);
     const lines = linesOf(requestId);
     for (const line of lines) expectContractShape(line);
-    expect(lines.find((l) => l.message === 'user_login_successful')).toMatchObject({ tenant_id: tenant.tenantId, user_id: tenant.userId, method: 'POST', path: '/api/auth/login' });
+    expect(lines.find((l) => l.message === 'user_login_successful')).toMatchObject({
+      tenant_id: tenant.tenantId,
+      user_id: tenant.userId,
+      method: 'POST',
+      path: '/api/auth/login',
+    });
     expect(lines.find((l) => l.message === 'request_completed')).toMatchObject({ tenant_id: tenant.tenantId, user_id: tenant.userId, status_code: 200 });
   });
 

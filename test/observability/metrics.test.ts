@@ -91,7 +91,10 @@ async function scrapeUntil(t: TestApp, what: string, ready: (e: Exposition) => b
 /** A histogram series' buckets: the CONTRACT's bounds, cumulative, +Inf equal to _count. */
 function expectWellFormedHistogram(e: Exposition, name: string, labels: Record<string, string>, bounds: number[]) {
   const buckets = e.buckets(name, labels);
-  expect(buckets.map((b) => b.le), key(name, labels)).toEqual(bounds);
+  expect(
+    buckets.map((b) => b.le),
+    key(name, labels),
+  ).toEqual(bounds);
   for (let i = 1; i < buckets.length; i++) expect(buckets[i]!.value).toBeGreaterThanOrEqual(buckets[i - 1]!.value);
   expect(buckets.at(-1)!.value).toBe(e.value(`${name}_count`, labels));
   expect(e.get(`${name}_sum`, labels)).toBeDefined();
@@ -124,7 +127,11 @@ describe('the exposition parser (test helper)', () => {
       [0.5, 1],
       [Infinity, 2],
     ]);
-    expect(e.buckets('lat', { route: '/x' })[0]!.sample.exemplar).toEqual({ labels: { trace_id: '0123456789abcdef0123456789abcdef' }, value: 0.25, timestamp: 1_700_000_000.5 });
+    expect(e.buckets('lat', { route: '/x' })[0]!.sample.exemplar).toEqual({
+      labels: { trace_id: '0123456789abcdef0123456789abcdef' },
+      value: 0.25,
+      timestamp: 1_700_000_000.5,
+    });
     const before = parseExposition('a_total{x="1"} 1\nb 5\n');
     const after = parseExposition('a_total{x="1"} 3\na_total{x="2"} 1\nb 5\n');
     expect(diff(before, after)).toEqual({ 'a_total{x="1"}': 2, 'a_total{x="2"}': 1 });
@@ -194,7 +201,12 @@ describe(`Prometheus metrics (${backend})`, () => {
 
     it('counts a user created by an admin as an "invite" signup of that tenant', async () => {
       const { d, result } = await measured(main, () =>
-        main.app.inject({ method: 'POST', url: '/api/users', headers: bearer(a.token), payload: { email: `member@${a.slug}.test`, password: 'member password', role: 'member' } }),
+        main.app.inject({
+          method: 'POST',
+          url: '/api/users',
+          headers: bearer(a.token),
+          payload: { email: `member@${a.slug}.test`, password: 'member password', role: 'member' },
+        }),
       );
       expect(result.statusCode, result.body).toBe(201);
       expect(d('user_signups_total')).toEqual({ [key('user_signups_total', { tenant_id: a.tenantId, source: 'invite' })]: 1 });
@@ -220,7 +232,9 @@ describe(`Prometheus metrics (${backend})`, () => {
     });
 
     it('counts a declined payment as a failed order with its reason, and adds no revenue', async () => {
-      const { d, result } = await measured(main, () => placeOrder(main.app, a.token, [{ product_id: gadget.id, quantity: 1 }], { payment_method: 'pm_card_declined' }));
+      const { d, result } = await measured(main, () =>
+        placeOrder(main.app, a.token, [{ product_id: gadget.id, quantity: 1 }], { payment_method: 'pm_card_declined' }),
+      );
       expectError(result, 402, 'payment_failed');
       expect(d('orders_total')).toEqual({ [key('orders_total', { tenant_id: a.tenantId, status: 'failed' })]: 1 });
       expect(d('payments_failed_total')).toEqual({ [key('payments_failed_total', { tenant_id: a.tenantId, reason: 'card_declined' })]: 1 });
@@ -280,11 +294,16 @@ describe(`Prometheus metrics (${backend})`, () => {
       expect(after.value('http_request_duration_seconds_sum', labels)).toBeGreaterThan(before.value('http_request_duration_seconds_sum', labels));
       expectWellFormedHistogram(after, 'http_request_duration_seconds', labels, EXPECTED_HTTP_BUCKETS);
       // The new observations are cumulative too: each bucket's delta is at least the one below it, +Inf's is N.
-      const deltas = after.buckets('http_request_duration_seconds', labels).map((b, i) => b.value - (before.buckets('http_request_duration_seconds', labels)[i]?.value ?? 0));
+      const deltas = after
+        .buckets('http_request_duration_seconds', labels)
+        .map((b, i) => b.value - (before.buckets('http_request_duration_seconds', labels)[i]?.value ?? 0));
       for (let i = 1; i < deltas.length; i++) expect(deltas[i]!).toBeGreaterThanOrEqual(deltas[i - 1]!);
       expect(deltas.at(-1)).toBe(N);
       expect(after.value('http_requests_total', { ...labels, status: '200' }) - before.value('http_requests_total', { ...labels, status: '200' })).toBe(N);
-      expect(after.value('api_calls_total', { tenant_id: a.tenantId, endpoint: labels.endpoint }) - before.value('api_calls_total', { tenant_id: a.tenantId, endpoint: labels.endpoint })).toBe(N);
+      expect(
+        after.value('api_calls_total', { tenant_id: a.tenantId, endpoint: labels.endpoint }) -
+          before.value('api_calls_total', { tenant_id: a.tenantId, endpoint: labels.endpoint }),
+      ).toBe(N);
     });
 
     it('counts authenticated calls per tenant and route, and active_users as distinct users', async () => {
@@ -292,7 +311,16 @@ describe(`Prometheus metrics (${backend})`, () => {
       const dd = await signup(main.app);
       // A member of c, created by c's owner (so c's owner has already been seen).
       const memberEmail = `member@${c.slug}.test`;
-      expect((await main.app.inject({ method: 'POST', url: '/api/users', headers: bearer(c.token), payload: { email: memberEmail, password: 'member password', role: 'member' } })).statusCode).toBe(201);
+      expect(
+        (
+          await main.app.inject({
+            method: 'POST',
+            url: '/api/users',
+            headers: bearer(c.token),
+            payload: { email: memberEmail, password: 'member password', role: 'member' },
+          })
+        ).statusCode,
+      ).toBe(201);
       const member = (await login(main.app, c.slug, memberEmail, 'member password')).json().access_token as string;
 
       const { d, before, after } = await measured(main, async () => {
@@ -301,7 +329,8 @@ describe(`Prometheus metrics (${backend})`, () => {
           [dd.token, 3],
           [c.token, 2],
         ];
-        for (const [token, n] of calls) for (let i = 0; i < n; i++) expect((await main.app.inject({ url: '/api/me', headers: bearer(token) })).statusCode).toBe(200);
+        for (const [token, n] of calls)
+          for (let i = 0; i < n; i++) expect((await main.app.inject({ url: '/api/me', headers: bearer(token) })).statusCode).toBe(200);
         expectError(await main.app.inject({ url: '/api/me', headers: bearer('not.a.token') }), 401, 'invalid_token');
       });
       expect(d('api_calls_total')).toEqual({
@@ -372,7 +401,6 @@ describe(`Prometheus metrics (${backend})`, () => {
 
   const promtool = findPromtool();
   describe.runIf(runsWith(promtool, 'promtool'))('promtool check metrics', () => {
-
     it('flags a bad exposition (so a pass below means something)', async () => {
       if (!promtool) expect.fail(PROMTOOL_MISSING);
       const bad = await promtoolCheckMetrics(promtool, '# HELP jobs_total Jobs.\n# TYPE jobs_total gauge\njobs_total 1\n');
@@ -630,7 +658,10 @@ describe(`Prometheus metrics (${backend})`, () => {
         expect(e.families.size).toBeGreaterThan(30);
         const gauges = [...e.families.values()].filter((f) => f.type === 'gauge').map((f) => f.name);
         expect(gauges).toContain('http_requests_in_flight');
-        expect(gauges.filter((name) => name.endsWith('_total')), format).toEqual([]);
+        expect(
+          gauges.filter((name) => name.endsWith('_total')),
+          format,
+        ).toEqual([]);
       }
     });
   });
@@ -645,7 +676,9 @@ describe(`Prometheus metrics (${backend})`, () => {
         for (const t of [...tenants].reverse()) {
           const product = await createProduct(capped.app, t.token, { name: 'Capped widget', price_cents: 500, stock: 10 });
           expect((await placeOrder(capped.app, t.token, [{ product_id: product.id, quantity: 2 }])).statusCode).toBe(201);
-          expect((await placeOrder(capped.app, t.token, [{ product_id: product.id, quantity: 1 }], { payment_method: 'pm_card_declined' })).statusCode).toBe(402);
+          expect((await placeOrder(capped.app, t.token, [{ product_id: product.id, quantity: 1 }], { payment_method: 'pm_card_declined' })).statusCode).toBe(
+            402,
+          );
         }
       });
       const ids = tenants.map((t) => t.tenantId);
@@ -671,8 +704,12 @@ describe(`Prometheus metrics (${backend})`, () => {
       expectCapped('payments_failed_total', orderOrder, 1);
       expectCapped('revenue_total_usd', orderOrder, 10); // 2 × $5.00
       expectCapped('api_calls_total', orderOrder, 3); // a product and two orders
-      expect(after.value('orders_total', { tenant_id: 'other', status: 'paid' }) - before.value('orders_total', { tenant_id: 'other', status: 'paid' })).toBe(2);
-      expect(after.value('orders_total', { tenant_id: 'other', status: 'failed' }) - before.value('orders_total', { tenant_id: 'other', status: 'failed' })).toBe(2);
+      expect(after.value('orders_total', { tenant_id: 'other', status: 'paid' }) - before.value('orders_total', { tenant_id: 'other', status: 'paid' })).toBe(
+        2,
+      );
+      expect(
+        after.value('orders_total', { tenant_id: 'other', status: 'failed' }) - before.value('orders_total', { tenant_id: 'other', status: 'failed' }),
+      ).toBe(2);
     });
 
     it('adds no series for 10,000 requests to random unknown paths', async () => {
@@ -707,7 +744,9 @@ describe(`Prometheus metrics (${backend})`, () => {
       const appSeries = (e: Exposition) => [...e.keys((s) => !isRuntime(s.name))].sort();
       expect(appSeries(after)).toEqual(appSeries(before));
       const unmatched = { method: 'GET', endpoint: 'unmatched' };
-      expect(after.value('http_requests_total', { ...unmatched, status: '404' }) - before.value('http_requests_total', { ...unmatched, status: '404' })).toBe(COUNT);
+      expect(after.value('http_requests_total', { ...unmatched, status: '404' }) - before.value('http_requests_total', { ...unmatched, status: '404' })).toBe(
+        COUNT,
+      );
       expect(after.value('http_request_duration_seconds_count', unmatched) - before.value('http_request_duration_seconds_count', unmatched)).toBe(COUNT);
       // Only the unmatched series moved (and the scrapes' own).
       const moved = Object.keys(diff(before, after, (s) => !isRuntime(s.name) && s.labels.endpoint !== '/metrics'));

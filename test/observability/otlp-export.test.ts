@@ -42,7 +42,10 @@ interface KeyValue {
 interface DecodedRequest {
   resourceSpans?: {
     resource?: { attributes?: KeyValue[] };
-    scopeSpans?: { scope?: { name?: string }; spans?: { traceId: string; spanId: string; parentSpanId?: string; name: string; kind?: number; attributes?: KeyValue[] }[] }[];
+    scopeSpans?: {
+      scope?: { name?: string };
+      spans?: { traceId: string; spanId: string; parentSpanId?: string; name: string; kind?: number; attributes?: KeyValue[] }[];
+    }[];
   }[];
 }
 type Attrs = Record<string, string | number | boolean | unknown[] | undefined>;
@@ -122,7 +125,9 @@ function receiver(payloads: Buffer[], problems: string[], endpoint: string, clos
         const all = spans();
         if (predicate(all)) return all;
         if (Date.now() > deadline) {
-          throw new Error(`receiver at ${endpoint}: no ${what} within ${timeoutMs} ms; got ${all.map((s) => `${s.traceId}/${s.name}`).join(', ') || 'no spans'}`);
+          throw new Error(
+            `receiver at ${endpoint}: no ${what} within ${timeoutMs} ms; got ${all.map((s) => `${s.traceId}/${s.name}`).join(', ') || 'no spans'}`,
+          );
         }
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -298,7 +303,7 @@ describe('OtlpProtobufSpanExporter.export (span objects, as any SpanExporter cal
       resource: resourceFromAttributes({ 'service.name': 'plain-export-test' }),
       spanProcessors: [new SimpleSpanProcessor({ exporter: memory })],
     }).getTracer('plain');
-    tracer.startSpan('first', { attributes: { 'n': 1 } }).end();
+    tracer.startSpan('first', { attributes: { n: 1 } }).end();
     tracer.startSpan('second').end();
     // The transport reads the endpoint from the environment when it is made.
     const saved = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
@@ -340,7 +345,10 @@ describe.concurrent(`OTLP export from the server process (${backend})`, () => {
       expect(signup.headers.get('traceresponse')).toMatch(new RegExp(`^00-${signupTrace.traceId}-[0-9a-f]{16}-01$`));
 
       const isServerSpan = (s: ExportedSpan) => s.traceId === signupTrace.traceId && s.kind === SERVER;
-      await receiver.waitFor('server span of the signup with its SQL spans', (spans) => spans.some(isServerSpan) && spans.some((s) => s.traceId === signupTrace.traceId && s.attributes['db.system.name'] === 'postgresql'));
+      await receiver.waitFor(
+        'server span of the signup with its SQL spans',
+        (spans) => spans.some(isServerSpan) && spans.some((s) => s.traceId === signupTrace.traceId && s.attributes['db.system.name'] === 'postgresql'),
+      );
       const spans = receiver.trace(signupTrace.traceId);
       const serverSpans = spans.filter((s) => s.kind === SERVER);
       expect(serverSpans).toHaveLength(1);
@@ -418,7 +426,12 @@ describe.concurrent(`OTLP export from the server process (${backend})`, () => {
       const lastSpans = receiver.trace(lastTrace.traceId);
       const lastServer = lastSpans.find((s) => s.kind === SERVER);
       expect(lastServer).toMatchObject({ name: 'GET /api/me', parentSpanId: lastTrace.parentId });
-      expect(lastServer?.attributes).toMatchObject({ 'http.route': '/api/me', 'http.response.status_code': 200, 'tenant.id': signup.body.tenant.id, 'user.id': signup.body.user.id });
+      expect(lastServer?.attributes).toMatchObject({
+        'http.route': '/api/me',
+        'http.response.status_code': 200,
+        'tenant.id': signup.body.tenant.id,
+        'user.id': signup.body.user.id,
+      });
       expect(lastSpans.some((s) => s.attributes['db.system.name'] === 'postgresql')).toBe(true);
 
       // The unsampled request exported nothing, even at the final flush.
@@ -449,7 +462,9 @@ describe.concurrent(`OTLP export from the server process (${backend})`, () => {
     const { code, output } = await stop(server);
     expect(code, output).toBe(0);
     // (server_started says `tracing: "no exporter"`, checked above.)
-    const exportTalk = [...server.stdout.filter((l) => !l.includes('"server_started"')), ...server.stderr].filter((l) => /ECONNREFUSED|otlp|export|:4317\b|:4318\b/i.test(l)); // ports with their colon: a random UUID may hold "4317"
+    const exportTalk = [...server.stdout.filter((l) => !l.includes('"server_started"')), ...server.stderr].filter((l) =>
+      /ECONNREFUSED|otlp|export|:4317\b|:4318\b/i.test(l),
+    ); // ports with their colon: a random UUID may hold "4317"
     expect(exportTalk, output).toEqual([]);
     expect(server.stderr).toEqual([]);
     const noisy = server.lines().filter((l) => ['warn', 'error', 'fatal', 'critical'].includes(String(l.level)));
@@ -458,7 +473,11 @@ describe.concurrent(`OTLP export from the server process (${backend})`, () => {
 
   it('with OTEL_SDK_DISABLED=true: no traceresponse, no trace ids in logs, nothing exported', { timeout: 120_000 }, async ({ expect }) => {
     const receiver = await startReceiver('http');
-    const server = await startServer('disabled', { OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_SERVICE_NAME: 'glassbox-otlp-test' });
+    const server = await startServer('disabled', {
+      OTEL_SDK_DISABLED: 'true',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_SERVICE_NAME: 'glassbox-otlp-test',
+    });
     expect(server.lines().find((l) => l.message === 'server_started')?.tracing).toBe('disabled');
     const ctx = traceContext('01');
     const signup = await call(server, 'POST', '/api/tenants', { body: signupBody('off'), headers: { traceparent: ctx.traceparent } });

@@ -6,7 +6,18 @@
 // one batch is also decoded with the official opentelemetry-proto definitions (the
 // protobufjs code generated into @opentelemetry/otlp-transformer 0.57, installed as
 // `otlp-proto-definitions`) so that the checks do not rest on the stock serializer alone.
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type AttributeValue, type Attributes, type Context, type Link, type SpanContext, type Tracer } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type AttributeValue,
+  type Attributes,
+  type Context,
+  type Link,
+  type SpanContext,
+  type Tracer,
+} from '@opentelemetry/api';
 import { hrTimeToNanoseconds, TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
@@ -24,7 +35,10 @@ function world(limits: SpanLimits = {}) {
   const spanLimits: SpanLimits = { attributeCountLimit: 1_000, ...limits };
   const provider = (resource: Resource) => new TracerProvider({ resource, spanLimits, spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   const resourceA = resourceFromAttributes({ 'service.name': 'glassbox', 'service.version': '0.1.0', 'host.name': 'hôte-1', 'process.pid': 4242 });
-  const resourceB = resourceFromAttributes({ 'service.name': 'worker', 'deployment.environment': 'test', 'x.list': ['a', 'b'] }, { schemaUrl: 'https://opentelemetry.io/schemas/1.28.0' });
+  const resourceB = resourceFromAttributes(
+    { 'service.name': 'worker', 'deployment.environment': 'test', 'x.list': ['a', 'b'] },
+    { schemaUrl: 'https://opentelemetry.io/schemas/1.28.0' },
+  );
   const providerA = provider(resourceA);
   const providerB = provider(resourceB);
   return {
@@ -48,7 +62,12 @@ const remoteParent: SpanContext = {
   traceState: new TraceState('congo=t61rcWkgMzE,rojo=00f067aa0ba902b7'),
 };
 
-function endedSpan(tracer: Tracer, name: string, options: { attributes?: Attributes; kind?: SpanKind; links?: Link[] } = {}, parent: Context = ROOT_CONTEXT): ReadableSpan {
+function endedSpan(
+  tracer: Tracer,
+  name: string,
+  options: { attributes?: Attributes; kind?: SpanKind; links?: Link[] } = {},
+  parent: Context = ROOT_CONTEXT,
+): ReadableSpan {
   const span = tracer.startSpan(name, options, parent);
   span.end();
   return span as unknown as ReadableSpan;
@@ -248,9 +267,13 @@ describe('SpanEncoder: the same bytes as the stock OTLP serializer', () => {
   it('for keys that are multibyte, emoji, 42/43 chars, longer than 127 bytes; and attributes set after start', () => {
     const w = world();
     const tracer = w.providerA.getTracer('keys');
-    const span = tracer.startSpan('keys', { attributes: { ключ: 'значение', '🔑': 1, ['k'.repeat(42)]: true, ['k'.repeat(43)]: false, ['é'.repeat(100)]: 'long key' } }, ROOT_CONTEXT);
+    const span = tracer.startSpan(
+      'keys',
+      { attributes: { ключ: 'значение', '🔑': 1, ['k'.repeat(42)]: true, ['k'.repeat(43)]: false, ['é'.repeat(100)]: 'long key' } },
+      ROOT_CONTEXT,
+    );
     span.setAttribute('later', 'set after start');
-    span.setAttributes({ 'http.response.status_code': 200, 'ключ': 'overwritten' });
+    span.setAttributes({ 'http.response.status_code': 200, ключ: 'overwritten' });
     span.end();
     // A key seen again (the encoder caches the bytes of keys) still encodes the same.
     endedSpan(tracer, 'keys again', { attributes: { ключ: 'x', '🔑': 2, ['é'.repeat(100)]: 'again' } });
@@ -314,10 +337,7 @@ describe('SpanEncoder: the same bytes as the stock OTLP serializer', () => {
     const span = tracer.startSpan(
       'with links',
       {
-        links: [
-          { context: remoteParent, attributes: { 'link.kind': 'follows', n: 1 } },
-          { context: localContext },
-        ],
+        links: [{ context: remoteParent, attributes: { 'link.kind': 'follows', n: 1 } }, { context: localContext }],
       },
       ROOT_CONTEXT,
     );
@@ -336,7 +356,13 @@ describe('SpanEncoder: the same bytes as the stock OTLP serializer', () => {
   it('for each status: unset, ok, error with and without a message', () => {
     const w = world();
     const tracer = w.providerA.getTracer('status');
-    const statuses = [{ code: SpanStatusCode.UNSET }, { code: SpanStatusCode.OK }, { code: SpanStatusCode.ERROR }, { code: SpanStatusCode.ERROR, message: 'it broke — très' }, { code: SpanStatusCode.ERROR, message: 'm'.repeat(300) }];
+    const statuses = [
+      { code: SpanStatusCode.UNSET },
+      { code: SpanStatusCode.OK },
+      { code: SpanStatusCode.ERROR },
+      { code: SpanStatusCode.ERROR, message: 'it broke — très' },
+      { code: SpanStatusCode.ERROR, message: 'm'.repeat(300) },
+    ];
     for (const status of statuses) {
       const span = tracer.startSpan(`status ${status.code} ${status.message?.length ?? 0}`, {}, ROOT_CONTEXT);
       span.setStatus(status);
@@ -448,9 +474,10 @@ describe('SpanEncoder: batches', () => {
     const batch2 = encoder.take();
     expect(batch2.count).toBe(2);
     expectStockBytes(batch2.bytes, second, 'second batch');
-    expect(
-      (decode(batch2.bytes).resourceSpans ?? []).flatMap((rs) => (rs.scopeSpans ?? []).flatMap((ss) => (ss.spans ?? []).map((s) => s.name))),
-    ).toEqual(['second 0', 'second 1']);
+    expect((decode(batch2.bytes).resourceSpans ?? []).flatMap((rs) => (rs.scopeSpans ?? []).flatMap((ss) => (ss.spans ?? []).map((s) => s.name)))).toEqual([
+      'second 0',
+      'second 1',
+    ]);
 
     // The bytes returned are the caller's: taking again (empty) does not touch them.
     const copy = Buffer.from(batch2.bytes);
@@ -504,7 +531,7 @@ describe('SpanEncoder: batches', () => {
     const spans = randomSpans(0x5eed, 400);
     const encoder = new SpanEncoder();
     const random = mulberry32(7);
-    for (let at = 0; at < spans.length; ) {
+    for (let at = 0; at < spans.length;) {
       const size = 1 + Math.floor(random() * 80);
       const batch = spans.slice(at, at + size);
       expectSameAsStock(batch, `random batch at ${at} (seed 0x5eed)`, encoder);
@@ -522,11 +549,28 @@ describe('SpanEncoder: decoded with the official definitions', () => {
     const w = world();
     const server = w.providerA.getTracer('decoded', '9.9.9');
     const other = w.providerB.getTracer('other', undefined, { schemaUrl: 'https://example.com/s' });
-    const parent = server.startSpan('GET /users/:id', { kind: SpanKind.SERVER, startTime: [1_700_000_000, 987_654_321] }, trace.setSpanContext(ROOT_CONTEXT, remoteParent));
-    parent.setAttributes({ str: 'héllo 🚀', int: -42, big: 2 ** 53 + 2, dbl: 0.25, yes: true, list: ['a', 'b'], nums: [1, 2.5], bytes: new Uint8Array([1, 2, 255]) });
+    const parent = server.startSpan(
+      'GET /users/:id',
+      { kind: SpanKind.SERVER, startTime: [1_700_000_000, 987_654_321] },
+      trace.setSpanContext(ROOT_CONTEXT, remoteParent),
+    );
+    parent.setAttributes({
+      str: 'héllo 🚀',
+      int: -42,
+      big: 2 ** 53 + 2,
+      dbl: 0.25,
+      yes: true,
+      list: ['a', 'b'],
+      nums: [1, 2.5],
+      bytes: new Uint8Array([1, 2, 255]),
+    });
     parent.addEvent('cache miss', { key: 'users:1' }, [1_700_000_000, 999_999_999]);
     parent.setStatus({ code: SpanStatusCode.ERROR, message: 'not found' });
-    const child = other.startSpan('SELECT users', { kind: SpanKind.CLIENT, links: [{ context: remoteParent, attributes: { why: 'batch' } }] }, trace.setSpan(ROOT_CONTEXT, parent));
+    const child = other.startSpan(
+      'SELECT users',
+      { kind: SpanKind.CLIENT, links: [{ context: remoteParent, attributes: { why: 'batch' } }] },
+      trace.setSpan(ROOT_CONTEXT, parent),
+    );
     child.end();
     parent.end([1_700_000_001, 5]);
     const spans = w.take();
@@ -586,7 +630,11 @@ describe('SpanEncoder: decoded with the official definitions', () => {
       bytes: { bytesValue: Buffer.from([1, 2, 255]).toString('base64') },
     });
     expect(decodedParent.events).toHaveLength(1);
-    expect(decodedParent.events![0]).toMatchObject({ name: 'cache miss', timeUnixNano: '1700000000999999999', attributes: [{ key: 'key', value: { stringValue: 'users:1' } }] });
+    expect(decodedParent.events![0]).toMatchObject({
+      name: 'cache miss',
+      timeUnixNano: '1700000000999999999',
+      attributes: [{ key: 'key', value: { stringValue: 'users:1' } }],
+    });
     expect(decodedParent.status).toEqual({ message: 'not found', code: 2 });
     expect(decodedChild.links).toHaveLength(1);
     expect(hex(decodedChild.links![0]!.spanId)).toBe(remoteParent.spanId);
@@ -635,9 +683,7 @@ function randomSpans(seed: number, count: number): ReadableSpan[] {
   const value = (): AttributeValue => {
     if (random() < 0.8) return scalar();
     const kind = int(3);
-    return Array.from({ length: int(6) }, () =>
-      random() < 0.15 ? null : kind === 0 ? text(10) : kind === 1 ? number() : random() < 0.5,
-    ) as AttributeValue;
+    return Array.from({ length: int(6) }, () => (random() < 0.15 ? null : kind === 0 ? text(10) : kind === 1 ? number() : random() < 0.5)) as AttributeValue;
   };
   const attributes = (max: number): Attributes => {
     const out: Attributes = {};

@@ -131,7 +131,12 @@ describe.runIf(runsWith(findPrometheus(), 'real Prometheus'))(`a real Prometheus
 
   const promLog = () => (prom ? `\n--- prometheus stderr ---\n${prom.stderr.join('\n') || '(empty)'}` : '');
 
-  async function api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: T; traceId: string }> {
+  async function api<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; json: T; traceId: string }> {
     const res = await fetch(`${base}${path}`, {
       method,
       headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
@@ -150,7 +155,10 @@ describe.runIf(runsWith(findPrometheus(), 'real Prometheus'))(`a real Prometheus
   }
 
   async function query(expr: string, time?: number): Promise<Sample[]> {
-    const data = await promApi<{ resultType: string; result: Sample[] }>('/api/v1/query', { query: expr, ...(time === undefined ? {} : { time: time.toFixed(3) }) });
+    const data = await promApi<{ resultType: string; result: Sample[] }>('/api/v1/query', {
+      query: expr,
+      ...(time === undefined ? {} : { time: time.toFixed(3) }),
+    });
     expect(data.resultType).toBe('vector');
     return data.result;
   }
@@ -180,7 +188,9 @@ describe.runIf(runsWith(findPrometheus(), 'real Prometheus'))(`a real Prometheus
   beforeAll(async () => {
     const binary = findPrometheus();
     if (!binary) {
-      throw new Error("Prometheus is not installed: this test runs a real Prometheus. Install Debian's `prometheus` package (apt-get install prometheus; CI installs it).");
+      throw new Error(
+        "Prometheus is not installed: this test runs a real Prometheus. Install Debian's `prometheus` package (apt-get install prometheus; CI installs it).",
+      );
     }
     t = await startTestApp({ tracing: true });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
@@ -323,7 +333,13 @@ describe.runIf(runsWith(findPrometheus(), 'real Prometheus'))(`a real Prometheus
     const spanOf = (traceId: string, method: string, route: string) =>
       tracing
         .spans()
-        .find((s) => s.kind === SpanKind.SERVER && s.spanContext().traceId === traceId && s.attributes['http.request.method'] === method && s.attributes['http.route'] === route);
+        .find(
+          (s) =>
+            s.kind === SpanKind.SERVER &&
+            s.spanContext().traceId === traceId &&
+            s.attributes['http.request.method'] === method &&
+            s.attributes['http.route'] === route,
+        );
 
     let series: ExemplarSeries[];
     const deadline = Date.now() + WAIT_MS;
@@ -348,7 +364,10 @@ describe.runIf(runsWith(findPrometheus(), 'real Prometheus'))(`a real Prometheus
       expect(Object.keys(exemplar.labels), where).toEqual(['trace_id']);
       const traceId = exemplar.labels.trace_id!;
       expect(traceId, where).toMatch(/^[0-9a-f]{32}$/);
-      expect(spanOf(traceId, labels.method!, labels.endpoint!), `${where}: no SERVER span "${labels.method} ${labels.endpoint}" with that trace id`).toBeDefined();
+      expect(
+        spanOf(traceId, labels.method!, labels.endpoint!),
+        `${where}: no SERVER span "${labels.method} ${labels.endpoint}" with that trace id`,
+      ).toBeDefined();
       // The exemplar sits in the bucket its latency falls in.
       const le = Number(labels.le);
       const below = HTTP_DURATION_BUCKETS.filter((b) => b < le).at(-1) ?? 0;

@@ -72,7 +72,12 @@ describe(`trace parentage under load (${backend})`, () => {
     const size = t.deps.db.poolSize;
     const held = await Promise.all(Array.from({ length: size }, () => pool.connect()));
     expect(pool.totalCount).toBe(size);
-    const planned = Array.from({ length: count }, (_, i) => ({ traceId: hex(16), parentSpanId: hex(8), sampled: sampled(i), requestId: `load-${i}-${randomUUID()}` }));
+    const planned = Array.from({ length: count }, (_, i) => ({
+      traceId: hex(16),
+      parentSpanId: hex(8),
+      sampled: sampled(i),
+      requestId: `load-${i}-${randomUUID()}`,
+    }));
     const inflight = Promise.all(
       planned.map(async (p): Promise<Sent> => {
         try {
@@ -110,7 +115,12 @@ describe(`trace parentage under load (${backend})`, () => {
     expect(servers.map((s) => s.name)).toEqual(['GET /api/products/:id']);
     const server = servers[0]!;
     expect(server.parentSpanContext?.spanId).toBe(sent.parentSpanId);
-    expect(server.attributes).toMatchObject({ 'request.id': sent.requestId, 'http.route': '/api/products/:id', 'http.response.status_code': 200, 'tenant.id': tenant.tenantId });
+    expect(server.attributes).toMatchObject({
+      'request.id': sent.requestId,
+      'http.route': '/api/products/:id',
+      'http.response.status_code': 200,
+      'tenant.id': tenant.tenantId,
+    });
     expect(sent.traceresponse).toBe(`00-${sent.traceId}-${spanId(server)}-01`);
 
     const sql = spans.filter(isSql);
@@ -150,31 +160,42 @@ describe(`trace parentage under load (${backend})`, () => {
     expect(sql).toHaveLength(200); // one SQL span a request
   });
 
-  it('exports nothing for unsampled requests (flags 00) mixed with sampled ones, and answers them traceresponse with flags 00', { timeout: 60_000 }, async () => {
-    await tracing.runtime.forceFlush();
-    tracing.reset();
+  it(
+    'exports nothing for unsampled requests (flags 00) mixed with sampled ones, and answers them traceresponse with flags 00',
+    { timeout: 60_000 },
+    async () => {
+      await tracing.runtime.forceFlush();
+      tracing.reset();
 
-    const { sent, queued } = await burst(50, (i) => i % 2 === 0);
-    expect(queued, 'requests queued for a connection at once').toBe(50);
-    for (const s of sent) expect(s.status, s.requestId).toBe(200);
-    const sampled = sent.filter((s) => s.sampled);
-    const unsampled = sent.filter((s) => !s.sampled);
-    expect(unsampled).toHaveLength(25);
+      const { sent, queued } = await burst(50, (i) => i % 2 === 0);
+      expect(queued, 'requests queued for a connection at once').toBe(50);
+      for (const s of sent) expect(s.status, s.requestId).toBe(200);
+      const sampled = sent.filter((s) => s.sampled);
+      const unsampled = sent.filter((s) => !s.sampled);
+      expect(unsampled).toHaveLength(25);
 
-    const sampledIds = new Set(sampled.map((s) => s.traceId));
-    await eventually('the sampled server spans', () => tracing.spans().filter((s) => s.kind === SpanKind.SERVER && sampledIds.has(traceIdOfSpan(s))).length === sampled.length);
-    await sleep(200); // room for a late span of an unsampled request to show up
-    await tracing.runtime.forceFlush();
-    const spans = tracing.spans();
+      const sampledIds = new Set(sampled.map((s) => s.traceId));
+      await eventually(
+        'the sampled server spans',
+        () => tracing.spans().filter((s) => s.kind === SpanKind.SERVER && sampledIds.has(traceIdOfSpan(s))).length === sampled.length,
+      );
+      await sleep(200); // room for a late span of an unsampled request to show up
+      await tracing.runtime.forceFlush();
+      const spans = tracing.spans();
 
-    for (const s of unsampled) {
-      expect(s.traceresponse, s.requestId).toMatch(new RegExp(`^00-${s.traceId}-[0-9a-f]{16}-00$`));
-      expect(s.traceresponse).not.toContain(s.parentSpanId);
-      expect(spans.filter((x) => traceIdOfSpan(x) === s.traceId).map((x) => x.name)).toEqual([]);
-    }
-    for (const s of sampled) expectOwnTrace(s, spans.filter((x) => traceIdOfSpan(x) === s.traceId));
-    // Nothing but the sampled requests' spans: no SQL span started a trace of its own.
-    expect(spans.filter((x) => !sampledIds.has(traceIdOfSpan(x))).map((x) => x.name)).toEqual([]);
-    expect(spans).toHaveLength(sampled.length * 2); // server span + one SQL span each
-  });
+      for (const s of unsampled) {
+        expect(s.traceresponse, s.requestId).toMatch(new RegExp(`^00-${s.traceId}-[0-9a-f]{16}-00$`));
+        expect(s.traceresponse).not.toContain(s.parentSpanId);
+        expect(spans.filter((x) => traceIdOfSpan(x) === s.traceId).map((x) => x.name)).toEqual([]);
+      }
+      for (const s of sampled)
+        expectOwnTrace(
+          s,
+          spans.filter((x) => traceIdOfSpan(x) === s.traceId),
+        );
+      // Nothing but the sampled requests' spans: no SQL span started a trace of its own.
+      expect(spans.filter((x) => !sampledIds.has(traceIdOfSpan(x))).map((x) => x.name)).toEqual([]);
+      expect(spans).toHaveLength(sampled.length * 2); // server span + one SQL span each
+    },
+  );
 });

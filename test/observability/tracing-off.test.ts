@@ -30,7 +30,11 @@ describe(`tracing off (${backend})`, () => {
     const requestId = `untraced-${randomUUID()}`;
     const traceparent = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`;
 
-    const get = await t.app.inject({ method: 'GET', url: `/api/products/${product.id}`, headers: { ...bearer(tenant.token), traceparent, 'x-request-id': requestId } });
+    const get = await t.app.inject({
+      method: 'GET',
+      url: `/api/products/${product.id}`,
+      headers: { ...bearer(tenant.token), traceparent, 'x-request-id': requestId },
+    });
     expect(get.statusCode).toBe(200);
     expect(get.json().id).toBe(product.id);
     expect(get.headers['x-request-id']).toBe(requestId);

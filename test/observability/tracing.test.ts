@@ -68,7 +68,10 @@ const serverSpanDone = (name: string) => (spans: ReadableSpan[]) => spans.some((
 
 function only(spans: ReadableSpan[], name: string): ReadableSpan {
   const found = spans.filter((s) => s.name === name);
-  expect(found.map((s) => s.name), `exactly one ${name} span`).toEqual([name]);
+  expect(
+    found.map((s) => s.name),
+    `exactly one ${name} span`,
+  ).toEqual([name]);
   return found[0]!;
 }
 
@@ -170,8 +173,17 @@ describe(`traces (${backend})`, () => {
       const orderId = res.json().id as string;
       expect(res.headers['x-request-id']).toBe(requestId);
 
-      const spans = await traceWhen(caller.traceId, (s) => serverSpanDone('POST /api/orders')(s) && s.some((x) => x.name === 'process order-confirmation'), 30_000);
-      expect(tracing.spans().filter((s) => s.attributes['request.id'] === requestId).map((s) => s.spanContext().traceId)).toEqual([caller.traceId]);
+      const spans = await traceWhen(
+        caller.traceId,
+        (s) => serverSpanDone('POST /api/orders')(s) && s.some((x) => x.name === 'process order-confirmation'),
+        30_000,
+      );
+      expect(
+        tracing
+          .spans()
+          .filter((s) => s.attributes['request.id'] === requestId)
+          .map((s) => s.spanContext().traceId),
+      ).toEqual([caller.traceId]);
 
       // The server span continues the caller's trace.
       const server = only(spans, 'POST /api/orders');
@@ -213,7 +225,11 @@ describe(`traces (${backend})`, () => {
       const sql = spans.filter(isSql);
       expect(sql.length).toBeGreaterThanOrEqual(10);
       for (const s of sql) {
-        expect(s.attributes, s.name).toMatchObject({ 'db.system.name': 'postgresql', 'db.operation.name': expect.any(String), 'db.namespace': expect.any(String) });
+        expect(s.attributes, s.name).toMatchObject({
+          'db.system.name': 'postgresql',
+          'db.operation.name': expect.any(String),
+          'db.namespace': expect.any(String),
+        });
         const text = String(s.attributes['db.query.text']);
         expect(text, s.name).not.toContain('traceparent');
         expect(text, s.name).not.toContain(product.id);
@@ -248,7 +264,11 @@ describe(`traces (${backend})`, () => {
       const consumer = only(spans, 'process order-confirmation');
       expect(consumer.kind).toBe(SpanKind.CONSUMER);
       expect(descendsFrom(consumer, sendConfirmation, spans)).toBe(true);
-      expect(consumer.attributes).toMatchObject({ 'messaging.system': 'pg-boss', 'messaging.destination.name': 'order-confirmation', 'messaging.operation.type': 'process' });
+      expect(consumer.attributes).toMatchObject({
+        'messaging.system': 'pg-boss',
+        'messaging.destination.name': 'order-confirmation',
+        'messaging.operation.type': 'process',
+      });
       const consumerSql = sql.filter((s) => parentId(s) === spanId(consumer));
       expect(consumerSql.map((s) => s.name)).toEqual(expect.arrayContaining(['BEGIN', 'COMMIT']));
       expect(consumerSql.length).toBeGreaterThanOrEqual(3);
@@ -260,7 +280,9 @@ describe(`traces (${backend})`, () => {
       expect(consumerFamily.has(String(sentLine.span_id))).toBe(true);
       // Every line of the request and of its job carries the trace, and a span of it.
       const requestLines = t.logs.lines.filter((l) => l.request_id === requestId);
-      expect(requestLines.map((l) => l.message)).toEqual(expect.arrayContaining(['order_created', 'order_paid', 'request_completed', 'order_confirmation_sent']));
+      expect(requestLines.map((l) => l.message)).toEqual(
+        expect.arrayContaining(['order_created', 'order_paid', 'request_completed', 'order_confirmation_sent']),
+      );
       for (const line of requestLines) {
         expect(line.trace_id, String(line.message)).toBe(caller.traceId);
         expect(ids.has(String(line.span_id)), `${String(line.message)} span_id`).toBe(true);
@@ -521,7 +543,12 @@ describe(`traces (${backend})`, () => {
       });
       const step = only(spans, 'secret_step');
       expect(parentId(step)).toBe(spanId(server));
-      expect(step.attributes).toMatchObject({ 'db.password': '[REDACTED]', token: '[REDACTED]', 'payment.credit_card': '[REDACTED]', 'order.id': 'ord_visible' });
+      expect(step.attributes).toMatchObject({
+        'db.password': '[REDACTED]',
+        token: '[REDACTED]',
+        'payment.credit_card': '[REDACTED]',
+        'order.id': 'ord_visible',
+      });
       expect(step.events.find((e) => e.name === 'cookie_seen')?.attributes).toEqual({ cookie: '[REDACTED]', 'event.visible': 'yes' });
 
       const exported = JSON.stringify(spans.map((s) => ({ attributes: s.attributes, events: s.events })));

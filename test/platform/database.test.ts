@@ -32,20 +32,29 @@ describe(`Database.withTenantRead (${backend})`, () => {
     const b = await signup(t.app);
     const pa = await createProduct(t.app, a.token, { name: "A's widget" });
     await createProduct(t.app, b.token);
-    const rows = await t.deps.db.withTenantRead(a.tenantId, async (tx) => (await tx.query<{ id: string; tenant_id: string }>('SELECT id, tenant_id FROM products')).rows);
+    const rows = await t.deps.db.withTenantRead(
+      a.tenantId,
+      async (tx) => (await tx.query<{ id: string; tenant_id: string }>('SELECT id, tenant_id FROM products')).rows,
+    );
     expect(rows.map((r) => r.id)).toEqual([pa.id]);
-    const found = await t.deps.db.withTenantRead(a.tenantId, async (tx) =>
-      (await tx.query<{ n: string }>('SELECT count(*) AS n FROM products WHERE name = $1', ["x' OR '1'='1"])).rows,
+    const found = await t.deps.db.withTenantRead(
+      a.tenantId,
+      async (tx) => (await tx.query<{ n: string }>('SELECT count(*) AS n FROM products WHERE name = $1', ["x' OR '1'='1"])).rows,
     );
     expect(found[0]?.n).toBe('0');
-    const named = await t.deps.db.withTenantRead(a.tenantId, async (tx) => (await tx.query<{ id: string }>('SELECT id FROM products WHERE name = $1', ["A's widget"])).rows);
+    const named = await t.deps.db.withTenantRead(
+      a.tenantId,
+      async (tx) => (await tx.query<{ id: string }>('SELECT id FROM products WHERE name = $1', ["A's widget"])).rows,
+    );
     expect(named.map((r) => r.id)).toEqual([pa.id]);
   });
 
   it('leaves no role or tenant behind on the connection, also after a failing read', async () => {
     const a = await signup(t.app);
     await expect(t.deps.db.withTenantRead(a.tenantId, (tx) => tx.query('SELECT 1/0'))).rejects.toThrow(/division by zero/);
-    const after = await t.deps.db.query<{ role: string; tenant: string | null }>("SELECT current_user AS role, current_setting('app.tenant_id', true) AS tenant");
+    const after = await t.deps.db.query<{ role: string; tenant: string | null }>(
+      "SELECT current_user AS role, current_setting('app.tenant_id', true) AS tenant",
+    );
     expect(after.rows[0]?.role).not.toBe('app_user');
     expect(after.rows[0]?.tenant ?? '').toBe('');
   });

@@ -43,9 +43,10 @@ export const idempotencyRepository = {
   },
 
   async complete(tx: Queryable, key: string, responseStatus: number, responseBody: string): Promise<void> {
-    await tx.query(
-      `UPDATE idempotency_keys SET status = 'completed', response_status = $2, response_body = $3, updated_at = now() WHERE key = $1`,
-      [key, responseStatus, responseBody],
-    );
+    await tx.query(`UPDATE idempotency_keys SET status = 'completed', response_status = $2, response_body = $3, updated_at = now() WHERE key = $1`, [
+      key,
+      responseStatus,
+      responseBody,
+    ]);
   },
 };

@@ -98,7 +98,11 @@ export function orderSettlement(deps: SettlementDeps) {
       } else {
         await ordersRepository.markFailed(tx, order.id, order.payment_id, result.providerReference, result.reason);
         const items = await ordersRepository.items(tx, order.id);
-        await productsRepository.adjustStock(tx, items.map((i) => i.product_id), items.map((i) => i.quantity));
+        await productsRepository.adjustStock(
+          tx,
+          items.map((i) => i.product_id),
+          items.map((i) => i.quantity),
+        );
         settled = { status: 'failed', reason: result.reason };
         response = { statusCode: 402, body: paymentFailedBody(requestId, result.reason) };
         log.warn({ order_id: order.id, payment_id: order.payment_id, reason: result.reason }, 'payment_failed');

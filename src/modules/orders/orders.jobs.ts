@@ -50,7 +50,13 @@ export async function startOrderWorkers(deps: {
   sender: ConfirmationSender;
 }): Promise<void> {
   await deps.jobs.work<OrderConfirmationJob>(QUEUES.orderConfirmation, async (data, job) => {
-    const log = deps.log.child({ job: QUEUES.orderConfirmation, job_id: job.id, request_id: data.request_id, tenant_id: data.tenant_id, user_id: data.user_id });
+    const log = deps.log.child({
+      job: QUEUES.orderConfirmation,
+      job_id: job.id,
+      request_id: data.request_id,
+      tenant_id: data.tenant_id,
+      user_id: data.user_id,
+    });
     const found = await deps.db.withTenant(data.tenant_id, async (tx) => ({
       order: await ordersRepository.view(tx, data.order_id),
       user: await usersRepository.findById(tx, data.user_id),

@@ -35,12 +35,25 @@ export interface PendingOrder {
 export const ordersRepository = {
   async insert(
     tx: Queryable,
-    o: { id: string; tenantId: string; userId: string; totalCents: number; idempotencyKey: string; items: OrderItemInput[]; paymentId: string; paymentMethod: string; provider: string },
+    o: {
+      id: string;
+      tenantId: string;
+      userId: string;
+      totalCents: number;
+      idempotencyKey: string;
+      items: OrderItemInput[];
+      paymentId: string;
+      paymentMethod: string;
+      provider: string;
+    },
   ): Promise<void> {
-    await tx.query(
-      `INSERT INTO orders (id, tenant_id, user_id, status, total_cents, idempotency_key) VALUES ($1, $2, $3, 'pending', $4, $5)`,
-      [o.id, o.tenantId, o.userId, o.totalCents, o.idempotencyKey],
-    );
+    await tx.query(`INSERT INTO orders (id, tenant_id, user_id, status, total_cents, idempotency_key) VALUES ($1, $2, $3, 'pending', $4, $5)`, [
+      o.id,
+      o.tenantId,
+      o.userId,
+      o.totalCents,
+      o.idempotencyKey,
+    ]);
     await tx.query(
       `INSERT INTO order_items (order_id, tenant_id, product_id, product_name, quantity, unit_price_cents)
        SELECT $1, $2, * FROM unnest($3::uuid[], $4::text[], $5::int[], $6::int[])`,

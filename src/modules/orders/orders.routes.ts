@@ -30,7 +30,10 @@ export const ordersRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeo
       if (result.replayed) void reply.header('idempotent-replayed', 'true');
       // The stored string is sent as is, so a replay is byte for byte the first answer.
       // (The casts: the status and body are the stored ones, which the typed reply cannot know.)
-      return reply.code(result.statusCode as 201).type('application/json; charset=utf-8').send(result.body as never);
+      return reply
+        .code(result.statusCode as 201)
+        .type('application/json; charset=utf-8')
+        .send(result.body as never);
     },
   );
 

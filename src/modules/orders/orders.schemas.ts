@@ -3,12 +3,16 @@ import { Timestamp, Uuid } from '../shared/schemas.ts';
 
 export const CreateOrderBody = Type.Object(
   {
-    items: Type.Array(
-      Type.Object({ product_id: Uuid, quantity: Type.Integer({ minimum: 1, maximum: 1000 }) }, { additionalProperties: false }),
-      { minItems: 1, maxItems: 50 },
-    ),
+    items: Type.Array(Type.Object({ product_id: Uuid, quantity: Type.Integer({ minimum: 1, maximum: 1000 }) }, { additionalProperties: false }), {
+      minItems: 1,
+      maxItems: 50,
+    }),
     payment_method: Type.Optional(
-      Type.String({ pattern: '^pm_[A-Za-z0-9_]{1,64}$', default: 'pm_card_visa', description: 'a payment method token; pm_card_declined and pm_card_insufficient_funds are always declined by the simulator' }),
+      Type.String({
+        pattern: '^pm_[A-Za-z0-9_]{1,64}$',
+        default: 'pm_card_visa',
+        description: 'a payment method token; pm_card_declined and pm_card_insufficient_funds are always declined by the simulator',
+      }),
     ),
   },
   { additionalProperties: false },

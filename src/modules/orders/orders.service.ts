@@ -31,9 +31,15 @@ export function requestHash(body: unknown): string {
     Array.isArray(v)
       ? v.map(canonical)
       : v && typeof v === 'object'
-        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]))
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+          )
         : v;
-  return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(body)))
+    .digest('hex');
 }
 
 /** Same product twice in one order counts as one line with the quantities added. */
@@ -48,7 +54,9 @@ async function validateInventory(tx: Queryable, wanted: Map<string, number>, ids
   const products = await productsRepository.lockForOrder(tx, ids);
   if (products.length !== ids.length) {
     const missing = ids.filter((id) => !products.some((p) => p.id === id));
-    throw new AppError(404, 'not_found', 'Product not found', { details: missing.map((id) => ({ field: 'items.product_id', message: `product ${id} not found` })) });
+    throw new AppError(404, 'not_found', 'Product not found', {
+      details: missing.map((id) => ({ field: 'items.product_id', message: `product ${id} not found` })),
+    });
   }
   const short = products.filter((p) => p.stock < wanted.get(p.id)!);
   if (short.length > 0) {
@@ -93,7 +101,11 @@ export function ordersService(deps: OrdersDeps) {
       if (!Number.isSafeInteger(totalCents) || totalCents > 2_147_483_647) {
         throw new AppError(400, 'order_total_too_large', 'The order total exceeds the maximum amount');
       }
-      await productsRepository.adjustStock(tx, ids, ids.map((id) => -wanted.get(id)!));
+      await productsRepository.adjustStock(
+        tx,
+        ids,
+        ids.map((id) => -wanted.get(id)!),
+      );
       const orderId = uuidv7();
       await ordersRepository.insert(tx, {
         id: orderId,
@@ -108,11 +120,15 @@ export function ordersService(deps: OrdersDeps) {
       });
       await idempotencyRepository.attachOrder(tx, key, orderId);
       // If this process dies before settling, the reconciler picks the order up.
-      await deps.jobs.send<OrderReconcileJob>(QUEUES.orderReconcile, { tenant_id: auth.tenant_id, order_id: orderId }, {
-        tx,
-        startAfterSeconds: deps.reconcileAfterSeconds,
-        singletonKey: orderId,
-      });
+      await deps.jobs.send<OrderReconcileJob>(
+        QUEUES.orderReconcile,
+        { tenant_id: auth.tenant_id, order_id: orderId },
+        {
+          tx,
+          startAfterSeconds: deps.reconcileAfterSeconds,
+          singletonKey: orderId,
+        },
+      );
       return { replay: undefined, orderId };
     });
   }

@@ -8,9 +8,7 @@ export interface ChargeRequest {
   paymentMethod: string;
 }
 
-export type ChargeResult =
-  | { status: 'captured'; providerReference: string }
-  | { status: 'declined'; providerReference: string | null; reason: string };
+export type ChargeResult = { status: 'captured'; providerReference: string } | { status: 'declined'; providerReference: string | null; reason: string };
 
 export interface PaymentGateway {
   readonly provider: string;

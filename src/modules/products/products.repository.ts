@@ -24,7 +24,11 @@ export const productsRepository = {
     return rows[0];
   },
 
-  async update(tx: Queryable, id: string, changes: { name?: string | undefined; priceCents?: number | undefined; stock?: number | undefined }): Promise<ProductRow | undefined> {
+  async update(
+    tx: Queryable,
+    id: string,
+    changes: { name?: string | undefined; priceCents?: number | undefined; stock?: number | undefined },
+  ): Promise<ProductRow | undefined> {
     const { rows } = await tx.query<ProductRow>(
       `UPDATE products SET name = coalesce($2, name), price_cents = coalesce($3, price_cents), stock = coalesce($4, stock), updated_at = now()
        WHERE id = $1 RETURNING ${COLUMNS}`,

@@ -17,14 +17,22 @@ export const productsRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typ
     '/api/products',
     {
       preHandler: requireRole('admin'),
-      schema: { tags, security, summary: 'Create a product (owners and admins)', body: CreateProductBody, response: { 201: ProductSchema, ...errors(400, 401, 403) } },
+      schema: {
+        tags,
+        security,
+        summary: 'Create a product (owners and admins)',
+        body: CreateProductBody,
+        response: { 201: ProductSchema, ...errors(400, 401, 403) },
+      },
     },
     async (request, reply) => reply.code(201).send(await service.create(claims(request), request.body, request.log)),
   );
 
   app.get(
     '/api/products',
-    { schema: { tags, security, summary: 'List products, newest first', querystring: ListQuery, response: { 200: ListOf(ProductSchema), ...errors(400, 401) } } },
+    {
+      schema: { tags, security, summary: 'List products, newest first', querystring: ListQuery, response: { 200: ListOf(ProductSchema), ...errors(400, 401) } },
+    },
     async (request) => service.list(claims(request), request.query.limit, request.query.cursor),
   );
 
@@ -38,7 +46,14 @@ export const productsRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typ
     '/api/products/:id',
     {
       preHandler: requireRole('admin'),
-      schema: { tags, security, summary: 'Change a product (owners and admins)', params: IdParams, body: UpdateProductBody, response: { 200: ProductSchema, ...errors(400, 401, 403, 404) } },
+      schema: {
+        tags,
+        security,
+        summary: 'Change a product (owners and admins)',
+        params: IdParams,
+        body: UpdateProductBody,
+        response: { 200: ProductSchema, ...errors(400, 401, 403, 404) },
+      },
     },
     async (request) => service.update(claims(request), request.params.id, request.body, request.log),
   );

@@ -32,8 +32,7 @@ export const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const ListOf = <T extends TSchema>(item: T) =>
-  Type.Object({ items: Type.Array(item), next_cursor: Type.Union([Uuid, Type.Null()]) });
+export const ListOf = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item), next_cursor: Type.Union([Uuid, Type.Null()]) });
 
 export const AuthHeaders = Type.Object({ authorization: Type.Optional(Type.String({ description: 'Bearer <access_token>' })) });
 

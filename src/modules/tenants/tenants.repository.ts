@@ -8,12 +8,7 @@ export interface TenantRow {
 
 export const tenantsRepository = {
   async insert(tx: Queryable, tenant: TenantRow & { signupSource: string }): Promise<void> {
-    await tx.query('INSERT INTO tenants (id, name, slug, signup_source) VALUES ($1, $2, $3, $4)', [
-      tenant.id,
-      tenant.name,
-      tenant.slug,
-      tenant.signupSource,
-    ]);
+    await tx.query('INSERT INTO tenants (id, name, slug, signup_source) VALUES ($1, $2, $3, $4)', [tenant.id, tenant.name, tenant.slug, tenant.signupSource]);
   },
 
   async findById(tx: Queryable, id: string): Promise<TenantRow | undefined> {

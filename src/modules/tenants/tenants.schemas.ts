@@ -14,7 +14,10 @@ export const SignupBody = Type.Object(
     email: Email,
     password: Password,
     source: Type.Optional(
-      Type.Union(SIGNUP_SOURCES.map((s) => Type.Literal(s)), { description: 'where the signup came from (a fixed set, so metrics stay bounded)' }),
+      Type.Union(
+        SIGNUP_SOURCES.map((s) => Type.Literal(s)),
+        { description: 'where the signup came from (a fixed set, so metrics stay bounded)' },
+      ),
     ),
   },
   { additionalProperties: false },

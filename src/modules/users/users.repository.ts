@@ -13,10 +13,13 @@ const COLUMNS = `id, email, role, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-M
 
 export const usersRepository = {
   async insert(tx: Queryable, user: { id: string; tenantId: string; email: string; passwordHash: string; role: Role }): Promise<UserRow> {
-    const { rows } = await tx.query<UserRow>(
-      `INSERT INTO users (id, tenant_id, email, password_hash, role) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
-      [user.id, user.tenantId, user.email, user.passwordHash, user.role],
-    );
+    const { rows } = await tx.query<UserRow>(`INSERT INTO users (id, tenant_id, email, password_hash, role) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`, [
+      user.id,
+      user.tenantId,
+      user.email,
+      user.passwordHash,
+      user.role,
+    ]);
     return rows[0]!;
   },
 
@@ -26,10 +29,7 @@ export const usersRepository = {
   },
 
   async findCredentials(tx: Queryable, email: string): Promise<{ id: string; role: Role; password_hash: string } | undefined> {
-    const { rows } = await tx.query<{ id: string; role: Role; password_hash: string }>(
-      'SELECT id, role, password_hash FROM users WHERE email = $1',
-      [email],
-    );
+    const { rows } = await tx.query<{ id: string; role: Role; password_hash: string }>('SELECT id, role, password_hash FROM users WHERE email = $1', [email]);
     return rows[0];
   },
 

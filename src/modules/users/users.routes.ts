@@ -5,10 +5,7 @@ import { bearerSecurity, errors, IdParams, ListOf, ListQuery } from '../shared/s
 import { CreateUserBody, MeResponse, UserSchema } from './users.schemas.ts';
 import type { usersService } from './users.service.ts';
 
-export const usersRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeof usersService>; tokens: AccessTokens }> = async (
-  app,
-  { service, tokens },
-) => {
+export const usersRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeof usersService>; tokens: AccessTokens }> = async (app, { service, tokens }) => {
   app.addHook('onRequest', authenticate(tokens));
 
   app.get(
@@ -34,7 +31,15 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeof
 
   app.get(
     '/api/users',
-    { schema: { tags: ['users'], summary: 'List users, newest first', security: bearerSecurity, querystring: ListQuery, response: { 200: ListOf(UserSchema), ...errors(400, 401) } } },
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'List users, newest first',
+        security: bearerSecurity,
+        querystring: ListQuery,
+        response: { 200: ListOf(UserSchema), ...errors(400, 401) },
+      },
+    },
     async (request) => service.list(claims(request), request.query.limit, request.query.cursor),
   );
 

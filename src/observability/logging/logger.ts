@@ -64,9 +64,7 @@ export function loggerOptions(settings: Pick<LoggerSettings, 'level' | 'mixin'>)
 export function createLogger(settings: LoggerSettings): AppLogger {
   const options = loggerOptions(settings);
   if (settings.format === 'pretty') {
-    return redactChildBindings(
-      pino(options, settings.destination ?? pretty({ colorize: true, messageKey: 'message', timestampKey: 'timestamp', sync: true })),
-    );
+    return redactChildBindings(pino(options, settings.destination ?? pretty({ colorize: true, messageKey: 'message', timestampKey: 'timestamp', sync: true })));
   }
   return redactChildBindings(pino(options, settings.destination ?? turnWriter(1)));
 }

@@ -33,12 +33,7 @@ interface Origin {
 }
 type Tagged = FastifyBaseLogger & { [ORIGIN]?: Origin; [TRACE_IDS]?: unknown };
 
-export function childLoggerFactory(
-  logger: FastifyBaseLogger,
-  bindings: Bindings,
-  opts: ChildLoggerOptions,
-  rawReq: IncomingMessage,
-): FastifyBaseLogger {
+export function childLoggerFactory(logger: FastifyBaseLogger, bindings: Bindings, opts: ChildLoggerOptions, rawReq: IncomingMessage): FastifyBaseLogger {
   const all = { ...bindings, method: rawReq.method, path: pathOf(rawReq.url) };
   const child: Tagged = logger.child(all, opts);
   child[ORIGIN] = { parent: logger, bindings: all, opts };

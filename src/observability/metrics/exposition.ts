@@ -76,7 +76,9 @@ function family(metric: MetricObjectWithValues<MetricValue<string>>, openMetrics
 export async function renderExposition(registry: Registry<OpenMetricsContentType>, format: ExpositionFormat): Promise<string> {
   const openMetrics = format === 'openmetrics';
   // get() runs each metric's collect() (pool, Redis, runtime gauges) and returns its values.
-  const metrics = await Promise.all(registry.getMetricsAsArray().map((m) => (m as unknown as { get(): Promise<MetricObjectWithValues<MetricValue<string>>> }).get()));
+  const metrics = await Promise.all(
+    registry.getMetricsAsArray().map((m) => (m as unknown as { get(): Promise<MetricObjectWithValues<MetricValue<string>>> }).get()),
+  );
   let out = '';
   for (const metric of metrics) out += family(metric, openMetrics) + (openMetrics ? '' : '\n');
   return openMetrics ? `${out}# EOF\n` : out;

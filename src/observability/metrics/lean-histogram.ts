@@ -47,7 +47,12 @@ export class Buckets {
     for (let i = 0; i <= this.bounds.length; i++) {
       cumulative += this.counts[i]!;
       const exemplar = this.exemplars[i];
-      out.push({ metricName: `${name}_bucket`, labels: { le: i < this.bounds.length ? this.bounds[i]! : '+Inf', ...labels }, value: cumulative, ...(exemplar ? { exemplar } : {}) });
+      out.push({
+        metricName: `${name}_bucket`,
+        labels: { le: i < this.bounds.length ? this.bounds[i]! : '+Inf', ...labels },
+        value: cumulative,
+        ...(exemplar ? { exemplar } : {}),
+      });
     }
     out.push({ metricName: `${name}_sum`, labels, value: this.sum });
     out.push({ metricName: `${name}_count`, labels, value: this.count });

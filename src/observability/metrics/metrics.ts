@@ -92,7 +92,9 @@ export const DISABLED_METRICS: Metrics = {
 export function createMetrics(options: MetricsOptions): Metrics {
   // OpenMetrics-typed because prom-client allows exemplars on no other; exposition.ts renders both formats.
   // (prom-client's declarations omit the constructor's content-type parameter.)
-  const registry = new (Registry as unknown as new (contentType: OpenMetricsContentType) => Registry<OpenMetricsContentType>)(Registry.OPENMETRICS_CONTENT_TYPE);
+  const registry = new (Registry as unknown as new (contentType: OpenMetricsContentType) => Registry<OpenMetricsContentType>)(
+    Registry.OPENMETRICS_CONTENT_TYPE,
+  );
   const registers = [registry];
   const now = options.now ?? Date.now;
   /** One cap per metric, so a tenant crowded out of one metric still shows in the others. */
@@ -143,8 +145,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
       this.set(redisConnected?.() ? 1 : 0);
     },
   });
-  const cacheHits = new Counter({ name: 'cache_hits_total', help: 'Cache lookups answered from the cache, by cache.', labelNames: ['cache'] as const, registers });
-  const cacheMisses = new Counter({ name: 'cache_misses_total', help: 'Cache lookups that had to go to the source, by cache.', labelNames: ['cache'] as const, registers });
+  const cacheHits = new Counter({
+    name: 'cache_hits_total',
+    help: 'Cache lookups answered from the cache, by cache.',
+    labelNames: ['cache'] as const,
+    registers,
+  });
+  const cacheMisses = new Counter({
+    name: 'cache_misses_total',
+    help: 'Cache lookups that had to go to the source, by cache.',
+    labelNames: ['cache'] as const,
+    registers,
+  });
 
   // Business
   // A gauge that only ever goes up. The CONTRACT fixes the name, and a counter must end in
@@ -156,11 +168,21 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['tenant_id', 'product'] as const,
     registers,
   });
-  const signups = new Counter({ name: 'user_signups_total', help: 'Users signed up, by tenant and source.', labelNames: ['tenant_id', 'source'] as const, registers });
+  const signups = new Counter({
+    name: 'user_signups_total',
+    help: 'Users signed up, by tenant and source.',
+    labelNames: ['tenant_id', 'source'] as const,
+    registers,
+  });
   // Once per authenticated request: kept lean like the RED series.
   const apiCalls = new TwoLabelCounter(['tenant_id', 'endpoint']);
   apiCalls.register(registry, 'api_calls_total', 'Authenticated API calls, by tenant and route template.');
-  const orders = new Counter({ name: 'orders_total', help: 'Orders settled, by tenant and final status (paid, failed).', labelNames: ['tenant_id', 'status'] as const, registers });
+  const orders = new Counter({
+    name: 'orders_total',
+    help: 'Orders settled, by tenant and final status (paid, failed).',
+    labelNames: ['tenant_id', 'status'] as const,
+    registers,
+  });
   const paymentsFailed = new Counter({
     name: 'payments_failed_total',
     help: 'Payments that did not capture, by tenant and reason (a decline code, or gateway_unavailable).',

@@ -126,7 +126,10 @@ export class LeanTracer implements Tracer {
     const limits = this.limits;
     const links: Link[] = (options.links ?? []).map((link) => ({
       context: link.context,
-      ...cleanAttributes(link.attributes, { attributeCountLimit: limits.attributePerLinkCountLimit, attributeValueLengthLimit: limits.attributeValueLengthLimit }),
+      ...cleanAttributes(link.attributes, {
+        attributeCountLimit: limits.attributePerLinkCountLimit,
+        attributeValueLengthLimit: limits.attributeValueLengthLimit,
+      }),
     }));
     const attributes = options.attributes ?? {};
     const result = this.sampler.shouldSample(ctx, traceId, name, kind, attributes, links);
@@ -188,7 +191,15 @@ class LeanSpan implements Span, ReadableSpan {
   private readonly _performanceOffset: number;
   private readonly _startTimeProvided: boolean;
 
-  constructor(tracer: LeanTracer, name: string, kind: SpanKind, spanContext: SpanContext, parent: SpanContext | undefined, links: Link[], startTime: TimeInput | undefined) {
+  constructor(
+    tracer: LeanTracer,
+    name: string,
+    kind: SpanKind,
+    spanContext: SpanContext,
+    parent: SpanContext | undefined,
+    links: Link[],
+    startTime: TimeInput | undefined,
+  ) {
     const now = Date.now();
     this._tracer = tracer;
     this._spanContext = spanContext;
@@ -301,7 +312,11 @@ class LeanSpan implements Span, ReadableSpan {
       if (!isTimeInput(timeStamp)) timeStamp = attributesOrStartTime;
       attributes = undefined;
     }
-    this.events.push({ name, time: this.time(timeStamp), ...cleanSimpleAttributes(attributes, { attributeCountLimit: attributePerEventCountLimit, attributeValueLengthLimit }) });
+    this.events.push({
+      name,
+      time: this.time(timeStamp),
+      ...cleanSimpleAttributes(attributes, { attributeCountLimit: attributePerEventCountLimit, attributeValueLengthLimit }),
+    });
     return this;
   }
 
@@ -317,7 +332,10 @@ class LeanSpan implements Span, ReadableSpan {
       this.links.shift();
       this._droppedLinksCount++;
     }
-    this.links.push({ context: link.context, ...cleanAttributes(link.attributes, { attributeCountLimit: attributePerLinkCountLimit, attributeValueLengthLimit }) });
+    this.links.push({
+      context: link.context,
+      ...cleanAttributes(link.attributes, { attributeCountLimit: attributePerLinkCountLimit, attributeValueLengthLimit }),
+    });
     return this;
   }
 
@@ -412,7 +430,10 @@ class LeanSpan implements Span, ReadableSpan {
   private isEnded(): boolean {
     if (this._ended) {
       const { traceId, spanId } = this._spanContext;
-      diag.warn(`Cannot execute the operation on ended Span {traceId: ${traceId}, spanId: ${spanId}}`, new Error(`Operation attempted on ended Span {traceId: ${traceId}, spanId: ${spanId}}`));
+      diag.warn(
+        `Cannot execute the operation on ended Span {traceId: ${traceId}, spanId: ${spanId}}`,
+        new Error(`Operation attempted on ended Span {traceId: ${traceId}, spanId: ${spanId}}`),
+      );
     }
     return this._ended;
   }

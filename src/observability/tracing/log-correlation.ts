@@ -9,5 +9,5 @@ export const TRACE_IDS = Symbol.for('glassbox.trace_ids');
 
 /** A pino mixin: `(mergeObject, level, logger)`. */
 export function traceLogMixin(_merge: object, _level: number, logger: object): Record<string, string> {
-  return activeTraceIds() ?? ((logger as Record<symbol, Record<string, string> | undefined>)[TRACE_IDS] ?? {});
+  return activeTraceIds() ?? (logger as Record<symbol, Record<string, string> | undefined>)[TRACE_IDS] ?? {};
 }

@@ -32,7 +32,9 @@ type Serializer = { serializeRequest(batch: EncodedSpans): Uint8Array; deseriali
 const metricsHelper = { name: 'span', countItems: (batch: EncodedSpans) => batch.count };
 
 function serializer(): Serializer {
-  const { ProtobufTraceSerializer } = require('@opentelemetry/otlp-transformer') as { ProtobufTraceSerializer: { deserializeResponse(data: Uint8Array): unknown } };
+  const { ProtobufTraceSerializer } = require('@opentelemetry/otlp-transformer') as {
+    ProtobufTraceSerializer: { deserializeResponse(data: Uint8Array): unknown };
+  };
   return { serializeRequest: (batch) => batch.bytes, deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data) };
 }
 

@@ -188,7 +188,13 @@ function spanLimitsFromEnv(env: NodeJS.ProcessEnv) {
 
 /** Resource detectors as NodeSDK picks them (OTEL_NODE_RESOURCE_DETECTORS, default all). */
 function detectorsFromEnv(env: NodeJS.ProcessEnv): ResourceDetector[] {
-  const all: Record<string, ResourceDetector> = { env: envDetector, host: hostDetector, os: osDetector, process: processDetector, serviceinstance: serviceInstanceIdDetector };
+  const all: Record<string, ResourceDetector> = {
+    env: envDetector,
+    host: hostDetector,
+    os: osDetector,
+    process: processDetector,
+    serviceinstance: serviceInstanceIdDetector,
+  };
   const names = list(env.OTEL_NODE_RESOURCE_DETECTORS);
   if (names.length === 0 || names.includes('all')) return [serviceInstanceIdDetector, processDetector, hostDetector, osDetector, envDetector];
   if (names.includes('none')) return [];
@@ -202,7 +208,13 @@ function detectorsFromEnv(env: NodeJS.ProcessEnv): ResourceDetector[] {
  * every metrics and logs exporter it could ever start (gRPC included) at load time: 22 MB
  * of resident memory in every process, measured, for signals we do not send by default.
  */
-function startTracesOnly(env: NodeJS.ProcessEnv, resource: Resource, spanProcessors: SpanProcessor[], instrumentations: Instrumentation[], sampler: Sampler): () => Promise<void> {
+function startTracesOnly(
+  env: NodeJS.ProcessEnv,
+  resource: Resource,
+  spanProcessors: SpanProcessor[],
+  instrumentations: Instrumentation[],
+  sampler: Sampler,
+): () => Promise<void> {
   const provider = new TracerProvider({ resource, sampler, spanLimits: spanLimitsFromEnv(env), spanProcessors });
   const contextManager = new AsyncLocalStorageContextManager();
   contextManager.enable();
@@ -215,7 +227,13 @@ function startTracesOnly(env: NodeJS.ProcessEnv, resource: Resource, spanProcess
 }
 
 /** Every signal: NodeSDK, loaded only when OTEL_METRICS_EXPORTER or OTEL_LOGS_EXPORTER asks for OTLP metrics or logs. */
-function startNodeSdk(env: NodeJS.ProcessEnv, resource: Resource, spanProcessors: SpanProcessor[], instrumentations: Instrumentation[], sampler: Sampler): () => Promise<void> {
+function startNodeSdk(
+  env: NodeJS.ProcessEnv,
+  resource: Resource,
+  spanProcessors: SpanProcessor[],
+  instrumentations: Instrumentation[],
+  sampler: Sampler,
+): () => Promise<void> {
   const { NodeSDK } = require('@opentelemetry/sdk-node') as { NodeSDK: typeof NodeSDKClass };
   const sdk = new NodeSDK({
     resource,
@@ -237,7 +255,10 @@ export function startTracing(options: StartTracingOptions): TracingRuntime {
   const diagLevel = diagLogLevelFromString(env.OTEL_LOG_LEVEL);
   if (diagLevel !== undefined) diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLevel });
   const exporters = exportersFromEnv(env);
-  const processors: SpanProcessor[] = [...exporters.map(({ exporter }) => new ExportSpanProcessor({ exporter, ...batchSettings(env) })), ...(options.spanProcessors ?? [])];
+  const processors: SpanProcessor[] = [
+    ...exporters.map(({ exporter }) => new ExportSpanProcessor({ exporter, ...batchSettings(env) })),
+    ...(options.spanProcessors ?? []),
+  ];
   // Ours first; the detectors (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, host, process) override.
   const resource = resourceFromAttributes({
     'service.name': 'glassbox',

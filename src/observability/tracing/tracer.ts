@@ -117,4 +117,3 @@ export function injectContext(ctx: Context = context.active()): Record<string, s
 export function extractContext(carrier: Record<string, unknown> | undefined): Context {
   return carrier ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
 }
-

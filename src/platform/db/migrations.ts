@@ -19,9 +19,7 @@ export interface Migration {
 
 export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
   const journal = JSON.parse(readFileSync(join(dir, 'meta', '_journal.json'), 'utf8')) as Journal;
-  return [...journal.entries]
-    .sort((a, b) => a.idx - b.idx)
-    .map((e) => ({ name: e.tag, sql: readFileSync(join(dir, `${e.tag}.sql`), 'utf8') }));
+  return [...journal.entries].sort((a, b) => a.idx - b.idx).map((e) => ({ name: e.tag, sql: readFileSync(join(dir, `${e.tag}.sql`), 'utf8') }));
 }
 
 /** Returns the names of the migrations it applied (empty when the schema was current). */

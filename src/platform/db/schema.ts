@@ -20,23 +20,24 @@ export const users = pgTable(
   'users',
   {
     id: uuid('id').primaryKey(),
-    tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
     email: text('email').notNull(),
     passwordHash: text('password_hash').notNull(),
     role: text('role').notNull(),
     createdAt: createdAt(),
   },
-  (t) => [
-    uniqueIndex('users_tenant_email_key').on(t.tenantId, t.email),
-    check('users_role_check', sql`${t.role} in ('owner', 'admin', 'member')`),
-  ],
+  (t) => [uniqueIndex('users_tenant_email_key').on(t.tenantId, t.email), check('users_role_check', sql`${t.role} in ('owner', 'admin', 'member')`)],
 );
 
 export const products = pgTable(
   'products',
   {
     id: uuid('id').primaryKey(),
-    tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
     priceCents: integer('price_cents').notNull(),
     stock: integer('stock').notNull(),
@@ -54,8 +55,12 @@ export const orders = pgTable(
   'orders',
   {
     id: uuid('id').primaryKey(),
-    tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
-    userId: uuid('user_id').notNull().references(() => users.id),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
     status: text('status').notNull(),
     totalCents: integer('total_cents').notNull(),
     currency: text('currency').notNull().default('USD'),
@@ -73,9 +78,15 @@ export const orders = pgTable(
 export const orderItems = pgTable(
   'order_items',
   {
-    orderId: uuid('order_id').notNull().references(() => orders.id, { onDelete: 'cascade' }),
-    productId: uuid('product_id').notNull().references(() => products.id),
-    tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    orderId: uuid('order_id')
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    productId: uuid('product_id')
+      .notNull()
+      .references(() => products.id),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
     productName: text('product_name').notNull(),
     quantity: integer('quantity').notNull(),
     unitPriceCents: integer('unit_price_cents').notNull(),
@@ -87,8 +98,13 @@ export const payments = pgTable(
   'payments',
   {
     id: uuid('id').primaryKey(),
-    tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
-    orderId: uuid('order_id').notNull().references(() => orders.id, { onDelete: 'cascade' }).unique('payments_order_id_key'),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    orderId: uuid('order_id')
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' })
+      .unique('payments_order_id_key'),
     status: text('status').notNull(),
     amountCents: integer('amount_cents').notNull(),
     paymentMethod: text('payment_method').notNull(),
@@ -104,7 +120,9 @@ export const payments = pgTable(
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
   {
-    tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
     key: text('key').notNull(),
     requestHash: text('request_hash').notNull(),
     status: text('status').notNull(),

@@ -94,7 +94,10 @@ export function classify(error: FastifyError | AppError | Error): { status: numb
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const { status, body } = classify(error);
   request.log.info({ error_code: body.error, reason: error.message }, 'request_rejected');
-  return reply.code(status).header('x-request-id', request.id).send({ ...body, request_id: request.id });
+  return reply
+    .code(status)
+    .header('x-request-id', request.id)
+    .send({ ...body, request_id: request.id });
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
