@@ -13,7 +13,7 @@ import type { EmbeddedPostgres } from './platform/db/embedded-postgres.ts';
 import { runMigrations } from './platform/db/migrations.ts';
 import { queryMetrics } from './platform/db/query-metrics.ts';
 import { JobQueue } from './platform/jobs/job-queue.ts';
-import { queueDefinitions } from './modules/orders/orders.jobs.ts';
+import { queueDefinitions } from './modules/orders/orders.queues.ts';
 import { HttpPaymentGateway } from './modules/payments/http-gateway.ts';
 import type { PaymentGateway } from './modules/payments/payment-gateway.ts';
 import { SimulatedPaymentGateway } from './modules/payments/simulated-gateway.ts';

@@ -14,7 +14,7 @@ import { productsRepository } from '../products/products.repository.ts';
 import { idempotencyRepository } from './idempotency.repository.ts';
 import { ordersRepository, type PendingOrder } from './orders.repository.ts';
 import type { OrderView } from './orders.schemas.ts';
-import { QUEUES, type OrderConfirmationJob } from './orders.jobs.ts';
+import { QUEUES, type OrderConfirmationJob } from './orders.queues.ts';
 
 /** The HTTP answer for an idempotency key, serialized once and replayed byte for byte. */
 export interface StoredResponse {

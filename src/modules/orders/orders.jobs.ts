@@ -3,32 +3,11 @@
 // security, and both are safe to run twice.
 import type { Logger } from '../../observability/logging/logger.ts';
 import type { Database } from '../../platform/db/database.ts';
-import type { JobQueue, QueueDefinition } from '../../platform/jobs/job-queue.ts';
+import type { JobQueue } from '../../platform/jobs/job-queue.ts';
 import { usersRepository } from '../users/users.repository.ts';
 import { ordersRepository } from './orders.repository.ts';
 import type { orderSettlement } from './order-settlement.ts';
-
-export const QUEUES = {
-  orderConfirmation: 'order-confirmation',
-  orderReconcile: 'order-reconcile',
-} as const;
-
-export const queueDefinitions: QueueDefinition[] = [
-  { name: QUEUES.orderConfirmation, options: { retryLimit: 5, retryDelay: 2, retryBackoff: true, retryDelayMax: 300 } },
-  { name: QUEUES.orderReconcile, options: { retryLimit: 20, retryDelay: 10, retryBackoff: true, retryDelayMax: 600 } },
-];
-
-export interface OrderConfirmationJob {
-  tenant_id: string;
-  order_id: string;
-  user_id: string;
-  request_id: string;
-}
-
-export interface OrderReconcileJob {
-  tenant_id: string;
-  order_id: string;
-}
+import { QUEUES, type OrderConfirmationJob, type OrderReconcileJob } from './orders.queues.ts';
 
 /** Where confirmations go. The default writes a log line; a real mailer implements the same. */
 export interface ConfirmationSender {

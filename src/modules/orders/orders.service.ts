@@ -20,7 +20,7 @@ import { productsRepository } from '../products/products.repository.ts';
 import { page } from '../shared/schemas.ts';
 import { idempotencyCache, idempotencyMismatch } from './idempotency-cache.ts';
 import { idempotencyRepository } from './idempotency.repository.ts';
-import { QUEUES, type OrderReconcileJob } from './orders.jobs.ts';
+import { QUEUES, type OrderReconcileJob } from './orders.queues.ts';
 import { ordersRepository, type OrderItemInput } from './orders.repository.ts';
 import type { CreateOrderBody } from './orders.schemas.ts';
 import type { StoredResponse, orderSettlement } from './order-settlement.ts';

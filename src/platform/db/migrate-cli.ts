@@ -3,7 +3,7 @@
 // steps, so running this first is optional (useful as a deploy step or init container).
 import { ConfigError, loadConfig, loadDotEnv } from '../../config.ts';
 import { createLogger } from '../../observability/logging/logger.ts';
-import { queueDefinitions } from '../../modules/orders/orders.jobs.ts';
+import { queueDefinitions } from '../../modules/orders/orders.queues.ts';
 import { JobQueue } from '../jobs/job-queue.ts';
 import { Database } from './database.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';

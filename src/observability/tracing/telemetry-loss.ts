@@ -1,0 +1,13 @@
+// What the span export pipeline lost since the process started, as cumulative counts:
+// read by the metrics at scrape time (telemetry_* series) and by the once-per-interval
+// warning, so a collector that is down or too slow is visible instead of silent.
+export interface TelemetryLoss {
+  /** Spans dropped because the export queue was full (the exporter is slower than traffic). */
+  spansDroppedQueueFull: number;
+  /** Spans in batches whose export failed or timed out. */
+  spansDroppedExportFailed: number;
+  /** Export calls (batches) that failed or timed out. */
+  exportsFailed: number;
+}
+
+export const NO_TELEMETRY_LOSS: TelemetryLoss = Object.freeze({ spansDroppedQueueFull: 0, spansDroppedExportFailed: 0, exportsFailed: 0 });
