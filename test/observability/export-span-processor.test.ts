@@ -2,7 +2,8 @@
 // request: these tests prove that onEnd never exports synchronously, that full batches go out
 // on the next setImmediate and partial ones on the interval, that at most 4 exports are in
 // flight, that flush and shutdown send every queued span and wait for every answer, and that
-// overflowing, failed and unsampled spans are dropped (and the first two counted).
+// overflowing, failed and unsampled spans are dropped (the first two counted, each by cause:
+// TelemetryLoss). Losses with a real OTLP transport failing: telemetry-loss.test.ts.
 // The interval is faked (setInterval only: setImmediate and setTimeout stay real), so a test
 // decides when the timer fires; the exporter below answers each export only when told.
 // The same holds with an exporter that takes encoded spans (OTLP protobuf, otlp-exporter.ts),
@@ -16,6 +17,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ExportSpanProcessor, type ExportSpanProcessorOptions } from '../../src/observability/tracing/export-span-processor.ts';
 import type { EncodedSpanExporter } from '../../src/observability/tracing/otlp-exporter.ts';
 import { SpanEncoder, type EncodedSpans } from '../../src/observability/tracing/otlp-span-encoder.ts';
+import { NO_TELEMETRY_LOSS, type TelemetryLoss } from '../../src/observability/tracing/telemetry-loss.ts';
 import { decodeTraceRequest } from '../helpers/otlp-proto.ts';
 
 /** Records every batch by span name and holds each export's callback until the test answers it. */
@@ -96,6 +98,9 @@ function endSpans(processor: ExportSpanProcessor, count: number): string[] {
   }
   return names;
 }
+
+/** The loss expected: the counts given, 0 for the others. */
+const loss = (counts: Partial<TelemetryLoss>): TelemetryLoss => ({ ...NO_TELEMETRY_LOSS, ...counts });
 
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
@@ -226,7 +231,7 @@ describe('ExportSpanProcessor', () => {
     for (const batch of exporter.batches) expect(batch).toHaveLength(3);
     expect(exporter.names()).toEqual(names);
     expect(new Set(exporter.names()).size).toBe(30);
-    expect(processor.dropped).toBe(0);
+    expect(processor.loss()).toEqual(NO_TELEMETRY_LOSS);
   });
 
   it('forceFlush exports partial batches and resolves only once every export in flight has answered', async () => {
@@ -269,18 +274,18 @@ describe('ExportSpanProcessor', () => {
   it('drops and counts the spans past maxQueueSize while the exporter does not answer', async () => {
     const { exporter, processor } = setup({ maxExportBatchSize: 2, maxQueueSize: 5 });
     const names = endSpans(processor, 8);
-    expect(processor.dropped).toBe(3);
+    expect(processor.loss()).toEqual(loss({ spansDroppedQueueFull: 3 }));
     // Two full batches leave the queue for the exporter (which holds them): room for 4 more, not 5.
     await until(() => exporter.batches.length >= 2, 'the full batches');
     await settle();
     expect(exporter.pending).toHaveLength(2);
     const later = endSpans(processor, 5);
-    expect(processor.dropped).toBe(4);
+    expect(processor.loss()).toEqual(loss({ spansDroppedQueueFull: 4 }));
 
     exporter.release();
     await processor.shutdown();
     expect(exporter.names()).toEqual([...names.slice(0, 5), ...later.slice(0, 4)]);
-    expect(processor.dropped).toBe(4);
+    expect(processor.loss()).toEqual(loss({ spansDroppedQueueFull: 4 }));
   });
 
   it('ignores unsampled spans (sampled bit of traceFlags is 0)', async () => {
@@ -292,24 +297,24 @@ describe('ExportSpanProcessor', () => {
     exporter.answer();
     await processor.forceFlush();
     expect(exporter.batches).toHaveLength(1);
-    expect(processor.dropped).toBe(0);
+    expect(processor.loss()).toEqual(NO_TELEMETRY_LOSS);
   });
 
-  it('counts a FAILED batch and a throwing exporter in dropped, and keeps exporting later batches', async () => {
+  it('counts a FAILED batch and a throwing exporter as failed exports with their spans, and keeps exporting later batches', async () => {
     const { exporter, processor } = setup({ maxExportBatchSize: 3 });
     const failedNames = endSpans(processor, 3);
     await nextTurn();
     expect(exporter.batches).toEqual([failedNames]);
     exporter.answer(ExportResultCode.FAILED);
     await settle();
-    expect(processor.dropped).toBe(3);
+    expect(processor.loss()).toEqual(loss({ spansDroppedExportFailed: 3, exportsFailed: 1 }));
 
     exporter.throwNext = 1;
     const thrownNames = endSpans(processor, 3);
     await nextTurn();
     expect(exporter.batches).toEqual([failedNames, thrownNames]);
     await settle();
-    expect(processor.dropped).toBe(6);
+    expect(processor.loss()).toEqual(loss({ spansDroppedExportFailed: 6, exportsFailed: 2 }));
     expect(exporter.pending).toHaveLength(0);
 
     const okNames = endSpans(processor, 3);
@@ -321,7 +326,7 @@ describe('ExportSpanProcessor', () => {
     exporter.answer();
     await until(() => flushed.settled, 'forceFlush');
     expect(exporter.batches).toEqual([failedNames, thrownNames, okNames, partial]);
-    expect(processor.dropped).toBe(6);
+    expect(processor.loss()).toEqual(loss({ spansDroppedExportFailed: 6, exportsFailed: 2 }));
   });
 
   it('on shutdown exports the queue, waits for the answers, shuts the exporter down, stops its timer, then ignores spans', async () => {
@@ -349,7 +354,7 @@ describe('ExportSpanProcessor', () => {
     vi.advanceTimersByTime(1_000);
     await settle();
     expect(exporter.names()).toEqual(names);
-    expect(processor.dropped).toBe(0);
+    expect(processor.loss()).toEqual(NO_TELEMETRY_LOSS);
     await processor.shutdown();
     expect(exporter.shutdownCalls).toBe(1);
   });
@@ -363,11 +368,11 @@ describe('ExportSpanProcessor', () => {
     await until(() => exporter.batches.length === 5, 'the fifth batch after the timeouts');
     await processor.forceFlush();
     expect(exporter.names()).toEqual(names);
-    // Every batch timed out: all 10 spans count as dropped, and a late answer counts nothing twice.
-    expect(processor.dropped).toBe(10);
+    // Every batch timed out: 5 failed exports, all 10 spans lost, and a late answer counts nothing twice.
+    expect(processor.loss()).toEqual(loss({ spansDroppedExportFailed: 10, exportsFailed: 5 }));
     exporter.answer(ExportResultCode.FAILED);
     exporter.answer();
-    expect(processor.dropped).toBe(10);
+    expect(processor.loss()).toEqual(loss({ spansDroppedExportFailed: 10, exportsFailed: 5 }));
   });
 
   it('exports spans that end while shutdown waits for the exports in flight', async () => {
@@ -383,7 +388,7 @@ describe('ExportSpanProcessor', () => {
     exporter.answer();
     await until(() => shut.settled, 'shutdown');
     expect(exporter.names()).toEqual([...first, ...late]);
-    expect(processor.dropped).toBe(0);
+    expect(processor.loss()).toEqual(NO_TELEMETRY_LOSS);
   });
 });
 
@@ -595,7 +600,7 @@ describe('ExportSpanProcessor with an exporter that takes encoded spans', () => 
     expect(exporter.names()).toEqual(names);
     expect(new Set(exporter.names()).size).toBe(36);
     expect(exporter.plainExports).toBe(0);
-    expect(p.dropped).toBe(0);
+    expect(p.loss()).toEqual(NO_TELEMETRY_LOSS);
   });
 
   it('an answer lets the waiting batches go at once, spans ended earlier in that turn included', async () => {
@@ -635,11 +640,11 @@ describe('ExportSpanProcessor with an exporter that takes encoded spans', () => 
     expect(exporter.encodedNames).toEqual(first);
     // Two spans encoded, one more fits; the last is dropped.
     const later = end(2);
-    expect(p.dropped).toBe(1);
+    expect(p.loss()).toEqual(loss({ spansDroppedQueueFull: 1 }));
     exporter.release();
     await p.forceFlush();
     expect(exporter.names()).toEqual([...first, later[0]]);
-    expect(p.dropped).toBe(1);
+    expect(p.loss()).toEqual(loss({ spansDroppedQueueFull: 1 }));
   });
 
   it('counts encoded full batches waiting for a slot toward maxQueueSize, and frees the room once they are sent', async () => {
@@ -656,9 +661,9 @@ describe('ExportSpanProcessor with an exporter that takes encoded spans', () => 
     expect(exporter.encodedNames).toEqual([...sent, ...waiting]);
     expect(exporter.batches).toHaveLength(4);
     const fits = end(1);
-    expect(p.dropped).toBe(0);
+    expect(p.loss()).toEqual(NO_TELEMETRY_LOSS);
     end(1);
-    expect(p.dropped).toBe(1);
+    expect(p.loss()).toEqual(loss({ spansDroppedQueueFull: 1 }));
 
     exporter.release();
     await p.forceFlush();
@@ -667,7 +672,7 @@ describe('ExportSpanProcessor with an exporter that takes encoded spans', () => 
     const after = end(5);
     await p.forceFlush();
     expect(exporter.names()).toEqual([...sent, ...waiting, ...fits, ...after]);
-    expect(p.dropped).toBe(1);
+    expect(p.loss()).toEqual(loss({ spansDroppedQueueFull: 1 }));
   });
 
   it('ignores unsampled spans: neither encoded nor sent', async () => {
@@ -684,24 +689,24 @@ describe('ExportSpanProcessor with an exporter that takes encoded spans', () => 
     endUnsampled(3);
     await p.forceFlush();
     expect(exporter.batches).toHaveLength(1);
-    expect(p.dropped).toBe(0);
+    expect(p.loss()).toEqual(NO_TELEMETRY_LOSS);
   });
 
-  it('counts a FAILED batch and a throwing exportEncoded in dropped, and keeps exporting later batches', async () => {
+  it('counts a FAILED batch and a throwing exportEncoded as failed exports with their spans, and keeps exporting later batches', async () => {
     const { exporter, processor: p, end } = setupEncoded({ maxExportBatchSize: 3 });
     const failedNames = end(3);
     await nextTurn();
     expect(exporter.batches).toEqual([failedNames]);
     exporter.answer(ExportResultCode.FAILED);
     await settle();
-    expect(p.dropped).toBe(3);
+    expect(p.loss()).toEqual(loss({ spansDroppedExportFailed: 3, exportsFailed: 1 }));
 
     exporter.throwNext = 1;
     const thrownNames = end(3);
     await nextTurn();
     expect(exporter.batches).toEqual([failedNames, thrownNames]);
     await settle();
-    expect(p.dropped).toBe(6);
+    expect(p.loss()).toEqual(loss({ spansDroppedExportFailed: 6, exportsFailed: 2 }));
     expect(exporter.pending).toHaveLength(0);
 
     const okNames = end(3);
@@ -713,7 +718,7 @@ describe('ExportSpanProcessor with an exporter that takes encoded spans', () => 
     exporter.answer();
     await until(() => flushed.settled, 'forceFlush');
     expect(exporter.batches).toEqual([failedNames, thrownNames, okNames, partial]);
-    expect(p.dropped).toBe(6);
+    expect(p.loss()).toEqual(loss({ spansDroppedExportFailed: 6, exportsFailed: 2 }));
   });
 
   it('on shutdown sends everything, waits for the answers, shuts the exporter down, then ignores spans', async () => {
@@ -738,7 +743,7 @@ describe('ExportSpanProcessor with an exporter that takes encoded spans', () => 
     await p.forceFlush();
     expect(exporter.names()).toEqual(names);
     expect(exporter.encodedNames).toEqual(names);
-    expect(p.dropped).toBe(0);
+    expect(p.loss()).toEqual(NO_TELEMETRY_LOSS);
   });
 
   it('exports spans that end while shutdown waits for the exports in flight', async () => {
@@ -757,7 +762,7 @@ describe('ExportSpanProcessor with an exporter that takes encoded spans', () => 
     await until(() => shut.settled, 'shutdown');
     expect(exporter.names()).toEqual([...first, ...late]);
     expect(exporter.shutdownCalls).toBe(1);
-    expect(p.dropped).toBe(0);
+    expect(p.loss()).toEqual(NO_TELEMETRY_LOSS);
   });
 
   it('on shutdown sends spans that end in the same turn as the answer it waits for', async () => {

@@ -1,4 +1,4 @@
-// The server as `npm start` runs it (a child process with `--import ./src/instrument.ts`),
+// The server as `npm start` runs it (a child process with `--import ./src/observability/instrument.ts`),
 // exporting over OTLP to receivers run by this test: one over HTTP/protobuf (node:http) and
 // one over gRPC (@grpc/grpc-js). Every payload is decoded with the official
 // opentelemetry-proto definitions (the protobufjs code generated into

@@ -16,11 +16,20 @@
 // ended in a turn are encoded on the next turn and only their bytes wait for the batch:
 // at 10 % sampling a batch of 64 takes ~30 ms to fill, long enough for waiting span
 // objects to be promoted to the old generation (~3 MB/s, --trace-gc).
-import type { Context } from '@opentelemetry/api';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+//
+// What is lost is counted by cause (telemetry-loss.ts): spans dropped at a full queue, and
+// failed exports with their spans. The export itself runs with tracing suppressed: the
+// drain that sends a batch often runs in the context of the request whose span.end()
+// scheduled it, and an instrumented HTTP client (undici, for a fetch-based transport) would
+// otherwise make a span of the export POST inside that request's trace, whose export would
+// make another, and so on.
+import { context, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
+import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { isEncodedSpanExporter, type EncodedSpanExporter } from './otlp-exporter.ts';
 import type { EncodedSpans, SpanEncoder } from './otlp-span-encoder.ts';
+import type { TelemetryLoss } from './telemetry-loss.ts';
+import { isSampled } from './tracer.ts';
 
 export interface ExportSpanProcessorOptions {
   exporter: SpanExporter;
@@ -39,6 +48,9 @@ interface Batch {
   send(done: (result: ExportResult) => void): void;
 }
 
+/** No span of any instrumentation starts in this context (the export's own HTTP or gRPC call). */
+const EXPORT_CONTEXT = suppressTracing(ROOT_CONTEXT);
+
 export class ExportSpanProcessor implements SpanProcessor {
   private readonly exporter: SpanExporter;
   private readonly maxBatch: number;
@@ -56,8 +68,9 @@ export class ExportSpanProcessor implements SpanProcessor {
   private pumping = false;
   private readonly timer: NodeJS.Timeout;
   private stopped = false;
-  /** Spans dropped because the queue was full (the exporter is slower than traffic). */
-  dropped = 0;
+  private spansDroppedQueueFull = 0;
+  private spansDroppedExportFailed = 0;
+  private exportsFailed = 0;
 
   constructor(options: ExportSpanProcessorOptions) {
     this.exporter = options.exporter;
@@ -77,13 +90,18 @@ export class ExportSpanProcessor implements SpanProcessor {
   onStart(_span: Span, _parentContext: Context): void {}
 
   onEnd(span: ReadableSpan): void {
-    if (this.stopped || (span.spanContext().traceFlags & 1) === 0) return;
+    if (this.stopped || !isSampled(span.spanContext())) return;
     if (this.waiting() >= this.maxQueue) {
-      this.dropped += 1;
+      this.spansDroppedQueueFull += 1;
       return;
     }
     this.queue.push(span);
     if (this.encoder || this.queue.length >= this.maxBatch) this.schedule();
+  }
+
+  /** What this processor lost since it started (cumulative counts). */
+  loss(): TelemetryLoss {
+    return { spansDroppedQueueFull: this.spansDroppedQueueFull, spansDroppedExportFailed: this.spansDroppedExportFailed, exportsFailed: this.exportsFailed };
   }
 
   /** Spans held, in any form. */
@@ -179,17 +197,21 @@ export class ExportSpanProcessor implements SpanProcessor {
     const count = batch.count;
     return new Promise((resolve) => {
       let settled = false;
-      /** The first of answer, throw or timeout decides; a timed-out batch counts as dropped. */
+      /** The first of answer, throw or timeout decides; a timed-out batch counts as failed. */
       const settle = (ok: boolean) => {
         if (settled) return;
         settled = true;
         clearTimeout(timeout);
-        if (!ok) this.dropped += count;
+        if (!ok) {
+          this.exportsFailed += 1;
+          this.spansDroppedExportFailed += count;
+        }
         resolve();
       };
       const timeout = setTimeout(() => settle(false), this.timeoutMs);
       try {
-        batch.send((result) => settle(result.code === ExportResultCode.SUCCESS));
+        // The transport's own continuations (retries, the answer) inherit this context too.
+        context.with(EXPORT_CONTEXT, () => batch.send((result) => settle(result.code === ExportResultCode.SUCCESS)));
       } catch {
         settle(false);
       }

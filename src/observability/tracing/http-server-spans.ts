@@ -14,7 +14,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
-import { recordFailure, SpanKind, tracer } from './tracer.ts';
+import { recordFailure, SpanKind, traceparentOfContext, tracer } from './tracer.ts';
 import { TRACE_IDS } from './log-correlation.ts';
 
 declare module 'fastify' {
@@ -39,7 +39,7 @@ function onRequest(request: FastifyRequest, reply: FastifyReply, done: () => voi
   // gets them right after.
   const span = tracer.startSpan(route ? `${request.method} ${route}` : request.method, { kind: SpanKind.SERVER }, parent);
   const sc = span.spanContext();
-  void reply.header('traceresponse', `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
+  void reply.header('traceresponse', traceparentOfContext(sc));
   if (span.isRecording()) {
     span.setAttributes({
       'http.request.method': request.method,

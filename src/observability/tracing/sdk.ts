@@ -1,58 +1,39 @@
 // Starts OpenTelemetry tracing from the standard OTEL_* variables, as NodeSDK would (and
-// with NodeSDK itself when OTLP metrics or logs are asked for). Loaded by src/instrument.ts
-// (node --import) before any application module.
+// with NodeSDK itself when OTLP metrics or logs are asked for). Loaded by the `--import`
+// entry (src/observability/instrument.ts) before any application module. What each
+// variable means, and the SDK part it becomes, is tracing-env.ts's.
 //
 // What it sets up, and why:
 // - Traces only. Metrics are Prometheus' job (/metrics) and logs go to stdout; OTLP metrics
 //   or logs start only when OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER ask for them.
-// - Exporters per the spec: OTEL_TRACES_EXPORTER (otlp, console, none) and, for otlp,
-//   OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL (grpc, http/protobuf — the default — or http/json)
-//   to OTEL_EXPORTER_OTLP[_TRACES]_ENDPOINT. With no exporter named and no endpoint set, spans
-//   are still created (log lines carry trace ids) but exported nowhere, quietly: a laptop
-//   without a collector must not log connection errors every five seconds.
-// - Samplers per the spec (OTEL_TRACES_SAMPLER/_ARG), parentbased_always_on by default.
-// - Resource: service.name (OTEL_SERVICE_NAME, default "glassbox"), service.version,
-//   deployment.environment from APP_ENV, plus OTEL_RESOURCE_ATTRIBUTES.
+// - One export processor per exporter (export-span-processor.ts), behind the redacting one;
+//   the runtime sums what they lose (`loss()`) for the metrics and the loss warning.
+// - Resource: service.name (OTEL_SERVICE_NAME, default the service's own name),
+//   service.version, deployment.environment from APP_ENV, plus OTEL_RESOURCE_ATTRIBUTES.
 // - Instrumentation: the HTTP server span, SQL, jobs and the order flow are ours (see
 //   http-server-spans.ts and the README's Performance section for why), made by our lean
 //   tracer (lean-tracer.ts: the SDK's span rules without its per-attribute allocations);
 //   ioredis and undici (fetch) use the stock instrumentations and the SDK's tracer.
-import { context, diag, DiagConsoleLogger, propagation, trace, type TextMapPropagator } from '@opentelemetry/api';
+import { context, diag, DiagConsoleLogger, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 // Type only (erased): the module itself is required lazily, see startNodeSdk.
 import type { NodeSDK as NodeSDKClass } from '@opentelemetry/sdk-node';
-import { CompositePropagator, diagLogLevelFromString, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { diagLogLevelFromString } from '@opentelemetry/core';
 import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
-import {
-  detectResources,
-  envDetector,
-  hostDetector,
-  osDetector,
-  processDetector,
-  resourceFromAttributes,
-  serviceInstanceIdDetector,
-  type Resource,
-  type ResourceDetector,
-} from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  ConsoleSpanExporter,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
-  type Sampler,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace';
+import { detectResources, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { TracerProvider, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { createRequire } from 'node:module';
 import { ExportSpanProcessor } from './export-span-processor.ts';
 import { LeanTracer } from './lean-tracer.ts';
-import { OtlpProtobufSpanExporter } from './otlp-exporter.ts';
 import { RedactingSpanProcessor } from './redacting-span-processor.ts';
+import { NO_TELEMETRY_LOSS, sumTelemetryLoss, type TelemetryLoss } from './telemetry-loss.ts';
 import { TRACER_SCOPE, useTracer } from './tracer.ts';
+import { batchSettingsFromEnv, detectorsFromEnv, exportersFromEnv, list, propagatorFromEnv, samplerFromEnv, spanLimitsFromEnv } from './tracing-env.ts';
+
+// Earlier public names of this module: kept so their importers need not change.
+export { exportersFromEnv, samplerFromEnv } from './tracing-env.ts';
 
 export interface TracingRuntime {
   /** false when OTEL_SDK_DISABLED=true: no spans at all. */
@@ -62,144 +43,35 @@ export interface TracingRuntime {
   /** Exports what is buffered, then stops; idempotent. */
   shutdown(): Promise<void>;
   forceFlush(): Promise<void>;
-}
-
-const list = (value: string | undefined) =>
-  (value ?? '')
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
-
-// Exporters' transports are loaded only when chosen (synchronously: instrument.ts must
-// finish before the app loads): the gRPC one alone pulls in @grpc/grpc-js, megabytes a
-// process without it never needs.
-const require = createRequire(import.meta.url);
-type ExporterModule = { OTLPTraceExporter: new () => SpanExporter };
-
-function otlpExporter(env: NodeJS.ProcessEnv): { exporter: SpanExporter; name: string } {
-  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
-  // The exporters read OTEL_EXPORTER_OTLP[_TRACES]_ENDPOINT/_HEADERS/_TIMEOUT/_COMPRESSION themselves.
-  switch (protocol) {
-    case 'grpc':
-      return { exporter: new OtlpProtobufSpanExporter('grpc'), name: 'otlp/grpc' };
-    case 'http/json': {
-      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as ExporterModule;
-      return { exporter: new OTLPTraceExporter(), name: 'otlp/http-json' };
-    }
-    default:
-      return { exporter: new OtlpProtobufSpanExporter('http/protobuf'), name: 'otlp/http-protobuf' };
-  }
-}
-
-/** The exporters OTEL_TRACES_EXPORTER asks for, or otlp when only an endpoint is set. */
-export function exportersFromEnv(env: NodeJS.ProcessEnv): { exporter: SpanExporter; name: string }[] {
-  let names = list(env.OTEL_TRACES_EXPORTER);
-  if (names.length === 0) {
-    const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
-    names = endpoint ? ['otlp'] : [];
-  }
-  if (names.includes('none')) return [];
-  return names.flatMap((name) => {
-    if (name === 'otlp') return [otlpExporter(env)];
-    if (name === 'console') return [{ exporter: new ConsoleSpanExporter(), name: 'console' }];
-    return [];
-  });
-}
-
-/** The spec's batch span processor variables (OTEL_BSP_*), honoured by our processor. */
-function batchSettings(env: NodeJS.ProcessEnv) {
-  const num = (name: string) => {
-    const n = Number(env[name]);
-    return env[name] !== undefined && Number.isFinite(n) && n > 0 ? n : undefined;
-  };
-  const settings = {
-    scheduledDelayMillis: num('OTEL_BSP_SCHEDULE_DELAY'),
-    maxExportBatchSize: num('OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
-    maxQueueSize: num('OTEL_BSP_MAX_QUEUE_SIZE'),
-    exportTimeoutMillis: num('OTEL_BSP_EXPORT_TIMEOUT'),
-  };
-  return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+  /** What the export pipeline lost since it started, summed over every exporter (cumulative). */
+  loss(): TelemetryLoss;
 }
 
 export interface StartTracingOptions {
   env?: NodeJS.ProcessEnv;
+  /** service.name unless OTEL_SERVICE_NAME (or OTEL_RESOURCE_ATTRIBUTES) says otherwise; default "glassbox". */
+  serviceName?: string;
   serviceVersion: string;
   /** Extra processors (tests add an in-memory exporter). */
   spanProcessors?: SpanProcessor[];
 }
 
-const DISABLED: TracingRuntime = { enabled: false, exporters: [], shutdown: async () => {}, forceFlush: async () => {} };
+const DISABLED: TracingRuntime = {
+  enabled: false,
+  exporters: [],
+  shutdown: async () => {},
+  forceFlush: async () => {},
+  loss: () => NO_TELEMETRY_LOSS,
+};
 let current: TracingRuntime = DISABLED;
 
-/** The runtime src/instrument.ts started, or a disabled one when the process runs without it. */
+/** The runtime the `--import` entry started, or a disabled one when the process runs without it. */
 export function tracingRuntime(): TracingRuntime {
   return current;
 }
 
-/** OTEL_TRACES_SAMPLER / _ARG per the spec; parentbased_always_on when unset or unknown. */
-export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
-  const name = (env.OTEL_TRACES_SAMPLER ?? '').trim().toLowerCase();
-  const raw = Number(env.OTEL_TRACES_SAMPLER_ARG);
-  const ratio = env.OTEL_TRACES_SAMPLER_ARG !== undefined && Number.isFinite(raw) && raw >= 0 && raw <= 1 ? raw : 1;
-  switch (name) {
-    case 'always_on':
-      return new AlwaysOnSampler();
-    case 'always_off':
-      return new AlwaysOffSampler();
-    case 'traceidratio':
-      return new TraceIdRatioBasedSampler(ratio);
-    case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
-    default:
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-  }
-}
-
-/** OTEL_PROPAGATORS: tracecontext and baggage (the default), or none. */
-function propagatorFromEnv(env: NodeJS.ProcessEnv): TextMapPropagator | undefined {
-  const names = list(env.OTEL_PROPAGATORS);
-  if (names.includes('none')) return undefined;
-  const chosen = names.length === 0 ? ['tracecontext', 'baggage'] : names;
-  const propagators: TextMapPropagator[] = [];
-  if (chosen.includes('tracecontext')) propagators.push(new W3CTraceContextPropagator());
-  if (chosen.includes('baggage')) propagators.push(new W3CBaggagePropagator());
-  return new CompositePropagator({ propagators });
-}
-
-/** OTEL_SPAN_*_LIMIT / OTEL_ATTRIBUTE_*_LIMIT, as the spec names them. */
-function spanLimitsFromEnv(env: NodeJS.ProcessEnv) {
-  const num = (...names: string[]) => {
-    for (const name of names) {
-      const n = Number(env[name]);
-      if (env[name] !== undefined && Number.isInteger(n) && n >= 0) return n;
-    }
-    return undefined;
-  };
-  const limits = {
-    attributeCountLimit: num('OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT'),
-    attributeValueLengthLimit: num('OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT'),
-    eventCountLimit: num('OTEL_SPAN_EVENT_COUNT_LIMIT'),
-    linkCountLimit: num('OTEL_SPAN_LINK_COUNT_LIMIT'),
-  };
-  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
-}
-
-/** Resource detectors as NodeSDK picks them (OTEL_NODE_RESOURCE_DETECTORS, default all). */
-function detectorsFromEnv(env: NodeJS.ProcessEnv): ResourceDetector[] {
-  const all: Record<string, ResourceDetector> = {
-    env: envDetector,
-    host: hostDetector,
-    os: osDetector,
-    process: processDetector,
-    serviceinstance: serviceInstanceIdDetector,
-  };
-  const names = list(env.OTEL_NODE_RESOURCE_DETECTORS);
-  if (names.length === 0 || names.includes('all')) return [serviceInstanceIdDetector, processDetector, hostDetector, osDetector, envDetector];
-  if (names.includes('none')) return [];
-  return names.flatMap((n) => all[n] ?? []);
-}
+// NodeSDK is loaded only when chosen, synchronously: the entry must finish before the app loads.
+const require = createRequire(import.meta.url);
 
 /**
  * Traces only, from the SDK's own parts: what NodeSDK.start() does for traces (context
@@ -255,13 +127,11 @@ export function startTracing(options: StartTracingOptions): TracingRuntime {
   const diagLevel = diagLogLevelFromString(env.OTEL_LOG_LEVEL);
   if (diagLevel !== undefined) diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLevel });
   const exporters = exportersFromEnv(env);
-  const processors: SpanProcessor[] = [
-    ...exporters.map(({ exporter }) => new ExportSpanProcessor({ exporter, ...batchSettings(env) })),
-    ...(options.spanProcessors ?? []),
-  ];
+  const exportProcessors = exporters.map(({ exporter }) => new ExportSpanProcessor({ exporter, ...batchSettingsFromEnv(env) }));
+  const processors: SpanProcessor[] = [...exportProcessors, ...(options.spanProcessors ?? [])];
   // Ours first; the detectors (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, host, process) override.
   const resource = resourceFromAttributes({
-    'service.name': 'glassbox',
+    'service.name': options.serviceName ?? 'glassbox',
     'service.version': options.serviceVersion,
     'deployment.environment': env.APP_ENV ?? 'development',
     'deployment.environment.name': env.APP_ENV ?? 'development',
@@ -283,5 +153,6 @@ export function startTracing(options: StartTracingOptions): TracingRuntime {
     forceFlush: async () => {
       await Promise.all(processors.map((p) => p.forceFlush()));
     },
+    loss: () => sumTelemetryLoss(exportProcessors.map((p) => p.loss())),
   });
 }

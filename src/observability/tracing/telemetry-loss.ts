@@ -11,3 +11,14 @@ export interface TelemetryLoss {
 }
 
 export const NO_TELEMETRY_LOSS: TelemetryLoss = Object.freeze({ spansDroppedQueueFull: 0, spansDroppedExportFailed: 0, exportsFailed: 0 });
+
+/** The losses of several export pipelines (one per exporter) as one. */
+export function sumTelemetryLoss(losses: readonly TelemetryLoss[]): TelemetryLoss {
+  const total = { spansDroppedQueueFull: 0, spansDroppedExportFailed: 0, exportsFailed: 0 };
+  for (const loss of losses) {
+    total.spansDroppedQueueFull += loss.spansDroppedQueueFull;
+    total.spansDroppedExportFailed += loss.spansDroppedExportFailed;
+    total.exportsFailed += loss.exportsFailed;
+  }
+  return total;
+}

@@ -12,9 +12,11 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  TraceFlags,
   type Attributes,
   type Context,
   type Span,
+  type SpanContext,
   type Tracer,
 } from '@opentelemetry/api';
 import packageJson from '../../../package.json' with { type: 'json' };
@@ -44,10 +46,24 @@ export function recordingSpan(ctx: Context = context.active()): Span | undefined
   return span?.isRecording() ? span : undefined;
 }
 
+/**
+ * Whether a span context's sampled flag is set: its span is exported, and its trace id may
+ * go on an exemplar. Neither @opentelemetry/api nor core has this helper; traceFlags is a
+ * bit field (W3C Trace Context), so the flag is tested, not compared with the whole byte.
+ */
+export function isSampled(spanContext: Pick<SpanContext, 'traceFlags'>): boolean {
+  return (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+}
+
+/** The W3C `traceparent` (and `traceresponse`) value of a span context: version 00, the sampled flag only. */
+export function traceparentOfContext(sc: SpanContext): string {
+  return `00-${sc.traceId}-${sc.spanId}-${isSampled(sc) ? '01' : '00'}`;
+}
+
 /** True when `ctx` holds a remote span context whose sampled flag is set. */
 function sampledRemote(ctx: Context): boolean {
   const sc = trace.getSpanContext(ctx);
-  return !!sc && sc.isRemote === true && (sc.traceFlags & 1) === 1;
+  return !!sc && sc.isRemote === true && isSampled(sc);
 }
 
 /** Marks a span failed with the exception recorded (message and type; the stack stays in the logs). */
@@ -102,8 +118,7 @@ export function activeTraceIds(): { trace_id: string; span_id: string } | undefi
 
 /** The W3C traceparent of a span. */
 export function traceparentOf(span: Span): string {
-  const sc = span.spanContext();
-  return `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & 1).toString(16)}`;
+  return traceparentOfContext(span.spanContext());
 }
 
 /** Trace context to carry in a message (job data); empty when nothing records. */
