@@ -11,6 +11,7 @@
 //   without breaking the Prometheus format of later scrapes;
 // - cardinality: tenant labels capped per metric (METRICS_MAX_TENANTS, the rest under
 //   `other`, nothing lost), and 10,000 random paths add no series;
+// - every CONTRACT family from the first scrape, the idempotency cache's hits and misses at 0;
 // - METRICS_ENABLED=false, the slow-query log and counter, pool and Redis gauges, and the
 //   Node runtime metrics.
 //
@@ -177,6 +178,39 @@ describe(`Prometheus metrics (${backend})`, () => {
     await Promise.all([main?.close(), capped?.close(), disabled?.close()]);
   });
 
+  describe('the first scrape', () => {
+    it('already has every CONTRACT family, the idempotency cache at 0 hits and 0 misses, and both span-loss reasons', async () => {
+      // `capped` has served nothing yet: this is its first scrape. A hit-ratio alert over a
+      // series that appears only at the first lookup would see "no data", not 0.
+      const e = await scrape(capped.app);
+      const families: [string, string][] = [
+        ['http_requests_total', 'counter'],
+        ['http_request_duration_seconds', 'histogram'],
+        ['http_requests_in_flight', 'gauge'],
+        ['api_calls_total', 'counter'],
+        ['active_users', 'gauge'],
+        ['active_database_connections', 'gauge'],
+        ['db_pool_waiting_clients', 'gauge'],
+        ['db_query_duration_seconds', 'histogram'],
+        ['slow_queries_total', 'counter'],
+        ['redis_connected', 'gauge'],
+        ['cache_hits_total', 'counter'],
+        ['cache_misses_total', 'counter'],
+        ['revenue_total_usd', 'gauge'],
+        ['user_signups_total', 'counter'],
+        ['orders_total', 'counter'],
+        ['payments_failed_total', 'counter'],
+        ['telemetry_spans_dropped_total', 'counter'],
+        ['telemetry_span_exports_failed_total', 'counter'],
+      ];
+      for (const [name, type] of families) expect(e.type(name), name).toBe(type);
+      expect(e.get('cache_hits_total', { cache: 'idempotency' })?.value).toBe(0);
+      expect(e.get('cache_misses_total', { cache: 'idempotency' })?.value).toBe(0);
+      for (const reason of ['queue_full', 'export_failed']) expect(e.get('telemetry_spans_dropped_total', { reason }), reason).toBeDefined();
+      expect(e.get('telemetry_span_exports_failed_total')).toBeDefined();
+    });
+  });
+
   describe('a scripted sequence moves each metric by exactly its events', () => {
     let a: Tenant;
     const orderKey = randomUUID();
@@ -341,8 +375,9 @@ describe(`Prometheus metrics (${backend})`, () => {
         [key('http_requests_total', { method: 'GET', endpoint: '/api/me', status: '200' })]: 7,
         [key('http_requests_total', { method: 'GET', endpoint: '/api/me', status: '401' })]: 1,
       });
-      // Seven calls by three users, one of them (c's owner) already active: two more.
-      expect(after.value('active_users') - before.value('active_users')).toBe(2);
+      // Seven calls by three users; c's owner (who created the member) and the member (who
+      // logged in: a successful login identifies its user) were already active: one more.
+      expect(after.value('active_users') - before.value('active_users')).toBe(1);
       expect(after.type('active_users')).toBe('gauge');
     });
 

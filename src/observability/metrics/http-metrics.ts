@@ -9,6 +9,7 @@
 //   jump from a slow bucket to the trace behind it.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { isSampled } from '../tracing/tracer.ts';
 import { CONTENT_TYPES, formatFor } from './exposition.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -35,13 +36,14 @@ export const httpMetrics = fp(
     app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       const endpoint = request.routeOptions.url ?? UNMATCHED;
       const span = request.otelSpan?.spanContext();
-      const traceId = span && span.traceFlags & 1 ? span.traceId : undefined;
+      const traceId = span && isSampled(span) ? span.traceId : undefined;
       if (request.metricsInFlight) request.metricsInFlight = false;
       else metrics.requestStarted(); // keep in-flight balanced for requests onRequest never saw
       metrics.requestFinished(request.method, endpoint, reply.statusCode, reply.elapsedTime / 1000, traceId);
-      if (request.auth) {
-        metrics.apiCall(request.auth.tenant_id, endpoint);
-        metrics.userSeen(request.auth.user_id);
+      const identity = request.identity;
+      if (identity) {
+        metrics.apiCall(identity.tenant_id, endpoint);
+        if (identity.user_id) metrics.userSeen(identity.user_id);
       }
       done();
     });
