@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, signup, type Tenant } from './helpers/api.ts';
 import { backend, startTestApp, type TestApp } from './helpers/test-app.ts';
 import { UUID, expectError } from './helpers/assertions.ts';
+import { errorBody } from '../src/platform/http/app-error.ts';
 
 const SECRET = 'planted-secret-5f3a9c';
 const SQL = `SELECT password_hash FROM users WHERE email = 'victim@example.test'`;
@@ -150,6 +151,16 @@ describe(`error contract (${backend})`, () => {
       expect(Object.keys(body).sort()).toEqual(['error', 'message', 'request_id']);
     });
 
+    it('answers the body of the one error-body builder, as thrown errors do', async () => {
+      const notFound = await t.app.inject({ url: '/nope?x=1' });
+      const requestId = String(notFound.headers['x-request-id']);
+      expect(notFound.body).toBe(JSON.stringify(errorBody({ requestId, code: 'not_found', message: 'Route GET /nope not found' })));
+      const unauthorized = await t.app.inject({ url: '/api/me' });
+      expect(unauthorized.json()).toEqual(
+        errorBody({ requestId: String(unauthorized.headers['x-request-id']), code: 'unauthorized', message: 'Missing bearer token' }),
+      );
+    });
+
     it('does not echo the query string (it may carry tokens)', async () => {
       const res = await t.app.inject({ url: `/nope?token=${SECRET}` });
       expectError(res, 404, 'not_found');
@@ -232,5 +243,17 @@ describe(`error contract (${backend})`, () => {
         expectError(res, 400, 'invalid_request');
       }
     });
+  });
+});
+
+describe('errorBody', () => {
+  it('builds the contract body with the keys in the contract order, and details only when given', () => {
+    expect(JSON.stringify(errorBody({ requestId: 'r-1', code: 'not_found', message: 'Order not found' }))).toBe(
+      '{"error":"not_found","message":"Order not found","request_id":"r-1"}',
+    );
+    expect(
+      JSON.stringify(errorBody({ requestId: 'r-2', code: 'validation_error', message: 'Bad', details: [{ field: 'body.name', message: 'is required' }] })),
+    ).toBe('{"error":"validation_error","message":"Bad","request_id":"r-2","details":[{"field":"body.name","message":"is required"}]}');
+    expect(errorBody({ requestId: 'r-3', code: 'conflict', message: 'Taken', details: undefined })).not.toHaveProperty('details');
   });
 });

@@ -7,6 +7,7 @@ import { hashPassword, verifyPassword } from '../../src/modules/auth/password.ts
 import { bearer, createUser, login, signup, unique, type Tenant } from '../helpers/api.ts';
 import { backend, startTestApp, TEST_JWT_SECRET, type TestApp } from '../helpers/test-app.ts';
 import { UUID } from '../helpers/assertions.ts';
+import { diff, scrape, seriesKey } from '../helpers/metrics.ts';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -83,7 +84,11 @@ describe(`auth (${backend})`, () => {
       ['a malformed e-mail', (b) => ({ ...b, email: 'not-an-email' })],
       ['a slug with capitals and spaces', (b) => ({ ...b, slug: 'Bad Slug' })],
       ['an empty name', (b) => ({ ...b, name: '' })],
-      ['an unknown source', (b) => ({ ...b, source: 'billboard' })],
+      ['an empty source', (b) => ({ ...b, source: '' })],
+      ['a source over 64 characters', (b) => ({ ...b, source: 'x'.repeat(65) })],
+      ['a source with markup and spaces', (b) => ({ ...b, source: '<script>alert(1)</script> hi' })],
+      ['a source with a newline', (b) => ({ ...b, source: 'podcast\nlevel=fatal' })],
+      ['a source that is not a string', (b) => ({ ...b, source: ['podcast'] })],
       ['a tenant_id chosen by the caller', (b) => ({ ...b, tenant_id: randomUUID() })],
       ['a role chosen by the caller', (b) => ({ ...b, role: 'admin' })],
       ['an object as the name', (b) => ({ ...b, name: { nested: true } })],
@@ -98,6 +103,59 @@ describe(`auth (${backend})`, () => {
         expect(typeof d.message).toBe('string');
         expect(d.field).toMatch(/^body/);
       }
+    });
+
+    describe('source', () => {
+      /** Signs up with `source` (or none); the answer, the stored signup_source, and the user_signups_total series it moved. */
+      const signupWith = async (source?: string) => {
+        const slug = unique('source');
+        const before = await scrape(t.app);
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/api/tenants',
+          payload: { name: 'Source Co', slug, email: `owner@${slug}.test`, password: 'correct horse battery', ...(source === undefined ? {} : { source }) },
+        });
+        const counted = diff(before, await scrape(t.app), 'user_signups_total');
+        expect(res.statusCode, res.body).toBe(201);
+        const tenantId = res.json().tenant.id as string;
+        const { rows } = await t.deps.db.withTenant(tenantId, (tx) =>
+          tx.query<{ signup_source: string }>('SELECT signup_source FROM tenants WHERE id = $1', [tenantId]),
+        );
+        return { tenantId, stored: rows[0]?.signup_source, counted };
+      };
+
+      it('accepts an unknown label (201), stores it as given and counts it as source="other"', async () => {
+        const { tenantId, stored, counted } = await signupWith('podcast');
+        expect(stored).toBe('podcast');
+        expect(counted).toEqual({ [seriesKey('user_signups_total', { tenant_id: tenantId, source: 'other' })]: 1 });
+        const line = t.logs.find('tenant_signed_up').find((l) => l.tenant_id === tenantId);
+        expect(line).toMatchObject({ source: 'podcast' });
+      });
+
+      it.each(['referral', 'partner', 'api'])('counts the known label %s as itself', async (source) => {
+        const { tenantId, stored, counted } = await signupWith(source);
+        expect(stored).toBe(source);
+        expect(counted).toEqual({ [seriesKey('user_signups_total', { tenant_id: tenantId, source })]: 1 });
+      });
+
+      it('counts a known label in another case as the known one, and stores it as given', async () => {
+        const { tenantId, stored, counted } = await signupWith('Referral');
+        expect(stored).toBe('Referral');
+        expect(counted).toEqual({ [seriesKey('user_signups_total', { tenant_id: tenantId, source: 'referral' })]: 1 });
+      });
+
+      it('takes "direct" without a source', async () => {
+        const { tenantId, stored, counted } = await signupWith();
+        expect(stored).toBe('direct');
+        expect(counted).toEqual({ [seriesKey('user_signups_total', { tenant_id: tenantId, source: 'direct' })]: 1 });
+      });
+
+      it('accepts a label of exactly 64 characters of the allowed set', async () => {
+        const label = `utm.campaign_2026-${'x'.repeat(64 - 18)}`;
+        expect(label).toHaveLength(64);
+        const { stored } = await signupWith(label);
+        expect(stored).toBe(label);
+      });
     });
 
     it('rejects a body that is not an object', async () => {

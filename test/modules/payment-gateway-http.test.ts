@@ -206,7 +206,7 @@ describe(`HTTP payment gateway (${backend})`, () => {
     expect(res.statusCode).toBe(503);
     const pending = await onlyOrderOf(tenant);
 
-    expect(await t.app.settlement.reconcile(tenant.tenantId, pending.id, t.deps.logger)).toBe('settled');
+    expect(await t.services.settlement.reconcile(tenant.tenantId, pending.id, t.deps.logger)).toBe('settled');
 
     const seen = provider.forKey(pending.id);
     expect(seen).toHaveLength(2);

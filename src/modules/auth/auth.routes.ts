@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { bindRequestIdentity } from '../../observability/logging/request-logging.ts';
 import { errors } from '../shared/schemas.ts';
 import { LoginBody, TokenResponse } from './auth.schemas.ts';
 import type { authService } from './auth.service.ts';
@@ -14,6 +15,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeof 
         response: { 200: TokenResponse, ...errors(400, 401, 429) },
       },
     },
-    async (request) => service.login(request.body, request),
+    async (request) => {
+      const { identity, token } = await service.login(request.body, request.log);
+      // Bound first, so the success line (and every later one of this request) carries tenant_id and user_id.
+      bindRequestIdentity(request, { tenant_id: identity.tenant_id, user_id: identity.user_id });
+      request.log.info({ role: identity.role }, 'user_login_successful');
+      return token;
+    },
   );
 };

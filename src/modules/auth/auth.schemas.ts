@@ -5,3 +5,4 @@ export const LoginBody = Type.Object({ tenant: Slug, email: Email, password: Pas
 export type LoginBody = Static<typeof LoginBody>;
 
 export const TokenResponse = Type.Object({ access_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer() });
+export type TokenResponse = Static<typeof TokenResponse>;

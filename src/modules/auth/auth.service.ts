@@ -1,26 +1,26 @@
 // Login: tenant slug + e-mail + password → access token. Failures are logged with a reason
 // (never the password) and counted per account; too many get 429 before any work is done.
+// No HTTP here: the route binds the identity this returns to its request (and its logs).
 import type { Logger } from '../../observability/logging/logger.ts';
-import { bindRequestIdentity } from '../../observability/logging/request-logging.ts';
 import type { Cache } from '../../platform/cache/cache.ts';
 import type { Database } from '../../platform/db/database.ts';
 import { AppError, tooManyRequests } from '../../platform/http/app-error.ts';
 import { tenantsRepository } from '../tenants/tenants.repository.ts';
 import { usersRepository } from '../users/users.repository.ts';
-import type { AccessTokens } from './access-token.ts';
-import type { LoginBody } from './auth.schemas.ts';
+import type { AccessClaims, AccessTokens } from './access-token.ts';
+import type { LoginBody, TokenResponse } from './auth.schemas.ts';
 import { loginThrottle } from './login-throttle.ts';
 import { dummyPasswordHash, verifyPassword } from './password.ts';
-import type { FastifyRequest } from 'fastify';
 
 export function authService(deps: { db: Database; cache: Cache; tokens: AccessTokens }) {
   const throttle = loginThrottle(deps.cache);
   return {
-    async login(body: LoginBody, request: FastifyRequest) {
+    /** The token answer, and who logged in: the route binds that identity to its request before logging the success. */
+    async login(body: LoginBody, log: Logger): Promise<{ identity: AccessClaims; token: TokenResponse }> {
       const email = body.email.toLowerCase();
       const retryAfter = await throttle.blockedFor(body.tenant, email);
       if (retryAfter > 0) {
-        request.log.warn({ tenant: body.tenant, reason: 'too_many_failures' }, 'user_login_failed');
+        log.warn({ tenant: body.tenant, reason: 'too_many_failures' }, 'user_login_failed');
         throw tooManyRequests(retryAfter, 'Too many failed logins for this account; try again later', 'too_many_login_attempts');
       }
       const found = await deps.db.withTenant({ tenantSlug: body.tenant }, async (tx) => {
@@ -33,16 +33,18 @@ export function authService(deps: { db: Database; cache: Cache; tokens: AccessTo
       if (!found.tenant || !found.user || !valid) {
         const reason = !found.tenant ? 'unknown_tenant' : !found.user ? 'unknown_user' : 'wrong_password';
         const failures = await throttle.recordFailure(body.tenant, email);
-        logFailure(request.log, { tenant: body.tenant, tenant_id: found.tenant?.id, user_id: found.user?.id, reason, failures });
+        logFailure(log, { tenant: body.tenant, tenant_id: found.tenant?.id, user_id: found.user?.id, reason, failures });
         throw new AppError(401, 'invalid_credentials', 'Invalid tenant, e-mail or password');
       }
       await throttle.reset(body.tenant, email);
-      bindRequestIdentity(request, { tenant_id: found.tenant.id, user_id: found.user.id });
-      request.log.info({ role: found.user.role }, 'user_login_successful');
+      const identity: AccessClaims = { tenant_id: found.tenant.id, user_id: found.user.id, role: found.user.role };
       return {
-        access_token: deps.tokens.issue({ tenant_id: found.tenant.id, user_id: found.user.id, role: found.user.role }),
-        token_type: 'Bearer' as const,
-        expires_in: deps.tokens.ttlSeconds,
+        identity,
+        token: {
+          access_token: deps.tokens.issue(identity),
+          token_type: 'Bearer' as const,
+          expires_in: deps.tokens.ttlSeconds,
+        },
       };
     },
   };

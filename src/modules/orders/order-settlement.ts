@@ -8,6 +8,7 @@ import type { Logger } from '../../observability/logging/logger.ts';
 import type { Metrics } from '../../observability/metrics/metrics.ts';
 import { withSpan } from '../../observability/tracing/tracer.ts';
 import type { Database, Queryable } from '../../platform/db/database.ts';
+import { errorBody } from '../../platform/http/app-error.ts';
 import type { JobQueue } from '../../platform/jobs/job-queue.ts';
 import { PaymentGatewayUnavailableError, type ChargeResult, type PaymentGateway } from '../payments/payment-gateway.ts';
 import { productsRepository } from '../products/products.repository.ts';
@@ -22,13 +23,16 @@ export interface StoredResponse {
   body: string;
 }
 
+/** The stored 402 of a declined charge: the same error body as every other error, serialized once for replays. */
 export function paymentFailedBody(requestId: string, reason: string): string {
-  return JSON.stringify({
-    error: 'payment_failed',
-    message: 'The payment was declined',
-    request_id: requestId,
-    details: [{ field: 'payment_method', message: `declined: ${reason}`, reason }],
-  });
+  return JSON.stringify(
+    errorBody({
+      requestId,
+      code: 'payment_failed',
+      message: 'The payment was declined',
+      details: [{ field: 'payment_method', message: `declined: ${reason}`, reason }],
+    }),
+  );
 }
 
 export interface SettlementDeps {

@@ -26,7 +26,13 @@ export const ordersRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeo
       },
     },
     async (request, reply) => {
-      const result = await service.create(claims(request), request.headers['idempotency-key'], request.body, request.id, request.log);
+      const result = await service.create({
+        auth: claims(request),
+        idempotencyKey: request.headers['idempotency-key'],
+        body: request.body,
+        requestId: request.id,
+        log: request.log,
+      });
       if (result.replayed) void reply.header('idempotent-replayed', 'true');
       // The stored string is sent as is, so a replay is byte for byte the first answer.
       // (The casts: the status and body are the stored ones, which the typed reply cannot know.)

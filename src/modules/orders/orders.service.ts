@@ -79,6 +79,16 @@ export interface OrdersDeps {
   reconcileAfterSeconds: number;
 }
 
+/** One POST /api/orders, as the route hands it over. */
+export interface CreateOrderRequest {
+  auth: AccessClaims;
+  idempotencyKey: string;
+  body: CreateOrderBody;
+  /** Stored with the key, so the reconciler's confirmation carries the original request's id. */
+  requestId: string;
+  log: Logger;
+}
+
 export function ordersService(deps: OrdersDeps) {
   const replays = idempotencyCache(deps);
 
@@ -133,7 +143,7 @@ export function ordersService(deps: OrdersDeps) {
     });
   }
 
-  async function processOrder(auth: AccessClaims, key: string, body: CreateOrderBody, requestId: string, log: Logger, span: Span) {
+  async function processOrder({ auth, idempotencyKey: key, body, requestId, log }: CreateOrderRequest, span: Span) {
     const hash = requestHash(body);
     const cached = await replays.lookup(auth.tenant_id, key, hash);
     if (cached) {
@@ -174,9 +184,10 @@ export function ordersService(deps: OrdersDeps) {
 
   return {
     /** Returns the answer to send, as stored for replays. Traced as `process_order`. */
-    create(auth: AccessClaims, key: string, body: CreateOrderBody, requestId: string, log: Logger): Promise<StoredResponse & { replayed: boolean }> {
-      return withSpan('process_order', { 'tenant.id': auth.tenant_id, 'order.line_count': body.items.length }, async (span) => {
-        const result = await processOrder(auth, key, body, requestId, log, span);
+    create(request: CreateOrderRequest): Promise<StoredResponse & { replayed: boolean }> {
+      const attributes = { 'tenant.id': request.auth.tenant_id, 'order.line_count': request.body.items.length };
+      return withSpan('process_order', attributes, async (span) => {
+        const result = await processOrder(request, span);
         span.setAttributes({ 'http.response.status_code': result.statusCode, 'order.replayed': result.replayed });
         return result;
       });

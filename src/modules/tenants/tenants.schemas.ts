@@ -1,11 +1,19 @@
 import Type, { type Static } from 'typebox';
 import { Uuid } from '../shared/schemas.ts';
-
-export const SIGNUP_SOURCES = ['direct', 'organic', 'referral', 'paid', 'partner', 'api'] as const;
+import { KNOWN_SIGNUP_SOURCES } from './signup-source.ts';
 
 export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254 });
 export const Password = Type.String({ minLength: 8, maxLength: 128, writeOnly: true });
 export const Slug = Type.String({ pattern: '^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$', description: '3-63 lowercase letters, digits and dashes' });
+// Any short label is welcome (a campaign, a podcast…); the bound and the charset only keep
+// junk, markup and control characters out of the stored value and the logs.
+export const SignupSource = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
+  description: `where the signup came from: 1-64 letters, digits, dots, dashes and underscores, stored as given; metrics count ${KNOWN_SIGNUP_SOURCES.join(', ')} by name and any other label as "other"`,
+  examples: ['referral', 'podcast'],
+});
 
 export const SignupBody = Type.Object(
   {
@@ -13,12 +21,7 @@ export const SignupBody = Type.Object(
     slug: Slug,
     email: Email,
     password: Password,
-    source: Type.Optional(
-      Type.Union(
-        SIGNUP_SOURCES.map((s) => Type.Literal(s)),
-        { description: 'where the signup came from (a fixed set, so metrics stay bounded)' },
-      ),
-    ),
+    source: Type.Optional(SignupSource),
   },
   { additionalProperties: false },
 );

@@ -9,6 +9,7 @@ import { hashPassword } from '../auth/password.ts';
 import { uniqueViolation } from '../shared/pg-errors.ts';
 import { usersRepository } from '../users/users.repository.ts';
 import { tenantsRepository } from './tenants.repository.ts';
+import { DEFAULT_SIGNUP_SOURCE, signupSourceLabel } from './signup-source.ts';
 import type { SignupBody } from './tenants.schemas.ts';
 
 export function tenantsService(deps: { db: Database; tokens: AccessTokens; metrics: Metrics }) {
@@ -16,7 +17,7 @@ export function tenantsService(deps: { db: Database; tokens: AccessTokens; metri
     async signup(body: SignupBody, log: Logger) {
       const tenant = { id: uuidv7(), name: body.name, slug: body.slug };
       const email = body.email.toLowerCase();
-      const source = body.source ?? 'direct';
+      const source = body.source ?? DEFAULT_SIGNUP_SOURCE;
       const passwordHash = await hashPassword(body.password);
       let user;
       try {
@@ -29,7 +30,7 @@ export function tenantsService(deps: { db: Database; tokens: AccessTokens; metri
         throw error;
       }
       log.info({ tenant_id: tenant.id, user_id: user.id, source }, 'tenant_signed_up');
-      deps.metrics.signup(tenant.id, source);
+      deps.metrics.signup(tenant.id, signupSourceLabel(source));
       return {
         tenant,
         user: { id: user.id, email: user.email, role: 'owner' as const },

@@ -8,12 +8,10 @@ import { roleAtLeast } from '../auth/authenticate.ts';
 import { hashPassword } from '../auth/password.ts';
 import { uniqueViolation } from '../shared/pg-errors.ts';
 import { page } from '../shared/schemas.ts';
+import { INVITED_SOURCE } from '../tenants/signup-source.ts';
 import { tenantsRepository } from '../tenants/tenants.repository.ts';
 import { usersRepository } from './users.repository.ts';
 import type { CreateUserBody } from './users.schemas.ts';
-
-/** The signup source of a user an admin created (a tenant's owner signs up with the body's source). */
-export const INVITED_SOURCE = 'invite';
 
 export function usersService(deps: { db: Database; metrics: Metrics }) {
   return {

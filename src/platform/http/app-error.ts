@@ -7,6 +7,34 @@ export interface ErrorDetail {
   [key: string]: unknown;
 }
 
+/** The CONTRACT's error body: `{"error","message","request_id"[,"details"]}`. */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  request_id: string;
+  details?: ErrorDetail[];
+}
+
+/** What an error answer says, before it is tied to a request. */
+export interface ErrorBodyParts {
+  requestId: string;
+  code: string;
+  message: string;
+  details?: ErrorDetail[] | undefined;
+}
+
+/**
+ * Builds every error body: the error handler's, the not-found handler's and the 402 the
+ * order settlement stores for replays. Free of Fastify so the settlement (which has a
+ * request id, not a request) uses it too, and the shape is defined once. The key order is
+ * fixed here because a stored body is replayed byte for byte.
+ */
+export function errorBody(parts: ErrorBodyParts): ErrorBody {
+  const body: ErrorBody = { error: parts.code, message: parts.message, request_id: parts.requestId };
+  if (parts.details) body.details = parts.details;
+  return body;
+}
+
 export class AppError extends Error {
   readonly statusCode: number;
   readonly code: string;

@@ -1,16 +1,15 @@
 // The one error handler: maps every error to the CONTRACT's body
-// {"error","message","request_id"[,"details"]} and a status. Only AppErrors and Fastify's
+// {"error","message","request_id"[,"details"]} (built by app-error.ts's errorBody) and a status. Only AppErrors and Fastify's
 // own client errors (validation, body size, bad JSON…) reach the caller with their text;
 // anything else is a 500 whose body says nothing about the cause.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import pg from 'pg';
-import { AppError, type ErrorDetail } from './app-error.ts';
+import { AppError, errorBody, type ErrorBodyParts, type ErrorDetail } from './app-error.ts';
 
-export interface ErrorBody {
-  error: string;
-  message: string;
-  request_id: string;
-  details?: ErrorDetail[];
+/** How an error is answered: its status, its body without the request id, extra headers. */
+export interface ClassifiedError extends Omit<ErrorBodyParts, 'requestId'> {
+  status: number;
+  headers?: Record<string, string>;
 }
 
 /** Fastify's client-error codes we answer with a fixed code and message of ours. */
@@ -42,10 +41,6 @@ const PG_INPUT_ERRORS = new Set([
   '22008', // datetime_field_overflow
 ]);
 
-export function errorBody(request: FastifyRequest, code: string, message: string, details?: ErrorDetail[]): ErrorBody {
-  return details ? { error: code, message, request_id: request.id, details } : { error: code, message, request_id: request.id };
-}
-
 function validationDetails(error: FastifyError): ErrorDetail[] {
   const context = error.validationContext ?? 'body';
   return (error.validation ?? []).slice(0, 20).map((v) => {
@@ -56,34 +51,36 @@ function validationDetails(error: FastifyError): ErrorDetail[] {
   });
 }
 
-export function classify(error: FastifyError | AppError | Error): { status: number; body: Omit<ErrorBody, 'request_id'>; headers?: Record<string, string> } {
+export function classify(error: FastifyError | AppError | Error): ClassifiedError {
   if (error instanceof AppError) {
     return {
       status: error.statusCode,
-      body: { error: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
+      code: error.code,
+      message: error.message,
+      ...(error.details ? { details: error.details } : {}),
       ...(error.headers ? { headers: error.headers } : {}),
     };
   }
   const fe = error as FastifyError;
   if (fe.validation) {
-    return { status: 400, body: { error: 'validation_error', message: 'Request validation failed', details: validationDetails(fe) } };
+    return { status: 400, code: 'validation_error', message: 'Request validation failed', details: validationDetails(fe) };
   }
   const known = fe.code ? FASTIFY_CLIENT_ERRORS[fe.code] : undefined;
-  if (known) return { status: known.status, body: { error: known.code, message: known.message } };
+  if (known) return { status: known.status, code: known.code, message: known.message };
   // JSON.parse errors and prototype poisoning ("forbidden prototype property") arrive as 400s without a code.
   if (fe.statusCode === 400 && (error instanceof SyntaxError || /prototype|constructor/i.test(error.message))) {
-    return { status: 400, body: { error: 'invalid_json', message: 'Body is not valid JSON or contains forbidden keys' } };
+    return { status: 400, code: 'invalid_json', message: 'Body is not valid JSON or contains forbidden keys' };
   }
   if (error instanceof pg.DatabaseError && error.code && PG_INPUT_ERRORS.has(error.code)) {
-    return { status: 400, body: { error: 'invalid_value', message: 'A value in the request is not valid for this field' } };
+    return { status: 400, code: 'invalid_value', message: 'A value in the request is not valid for this field' };
   }
   if (fe.statusCode === 429) {
-    return { status: 429, body: { error: 'too_many_requests', message: 'Too many requests' } };
+    return { status: 429, code: 'too_many_requests', message: 'Too many requests' };
   }
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return { status: fe.statusCode, body: { error: 'invalid_request', message: 'Invalid request' } };
+    return { status: fe.statusCode, code: 'invalid_request', message: 'Invalid request' };
   }
-  return { status: 500, body: { error: 'internal_server_error', message: 'Internal server error' } };
+  return { status: 500, code: 'internal_server_error', message: 'Internal server error' };
 }
 
 /**
@@ -92,25 +89,26 @@ export function classify(error: FastifyError | AppError | Error): { status: numb
  * and the onRequest hooks; without this they answer Fastify's own body and no x-request-id.
  */
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  const { status, body } = classify(error);
-  request.log.info({ error_code: body.error, reason: error.message }, 'request_rejected');
+  const { status, headers, ...answer } = classify(error);
+  request.log.info({ error_code: answer.code, reason: error.message }, 'request_rejected');
+  if (headers) void reply.headers(headers);
   return reply
     .code(status)
     .header('x-request-id', request.id)
-    .send({ ...body, request_id: request.id });
+    .send(errorBody({ requestId: request.id, ...answer }));
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request: FastifyRequest, reply: FastifyReply) => {
-    const { status, body, headers } = classify(error);
+    const { status, headers, ...answer } = classify(error);
     if (status >= 500) request.log.error({ error }, 'request_failed');
-    else if (error instanceof pg.DatabaseError) request.log.warn({ error_code: body.error, sqlstate: error.code, reason: error.message }, 'request_rejected');
-    else if (!(error instanceof AppError)) request.log.info({ error_code: body.error, reason: error.message }, 'request_rejected');
+    else if (error instanceof pg.DatabaseError) request.log.warn({ error_code: answer.code, sqlstate: error.code, reason: error.message }, 'request_rejected');
+    else if (!(error instanceof AppError)) request.log.info({ error_code: answer.code, reason: error.message }, 'request_rejected');
     if (headers) void reply.headers(headers);
-    return reply.code(status).send({ ...body, request_id: request.id });
+    return reply.code(status).send(errorBody({ requestId: request.id, ...answer }));
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(errorBody(request, 'not_found', `Route ${request.method} ${request.url.split('?')[0]} not found`)),
+    reply.code(404).send(errorBody({ requestId: request.id, code: 'not_found', message: `Route ${request.method} ${request.url.split('?')[0]} not found` })),
   );
 }
