@@ -1,34 +1,22 @@
-// buildApp(deps): the Fastify instance with every plugin and module registered. It never
-// listens (main.ts does) so tests can build it and call `app.inject()`.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+// buildApp(deps): the Fastify instance with the observability layer and every module
+// registered. It never listens (main.ts does) so tests can build it and call `app.inject()`.
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.ts';
-import { httpServerSpans } from './observability/tracing/http-server-spans.ts';
-import { healthRoutes, type LifecycleState, type ReadinessCheck } from './observability/health/health.routes.ts';
-import type { AppLogger } from './observability/logging/logger.ts';
-import { httpMetrics } from './observability/metrics/http-metrics.ts';
-import type { Metrics } from './observability/metrics/metrics.ts';
-import { childLoggerFactory, genRequestId, RequestLogController } from './observability/logging/request-logging.ts';
+import { observability, observabilityServerOptions, type AppLogger, type LifecycleState, type Metrics, type ReadinessCheck } from './observability/index.ts';
+import type { ErrorReporting } from './observability/errors/error-reporting.ts';
 import type { Cache } from './platform/cache/cache.ts';
 import type { Database } from './platform/db/database.ts';
-import { docsPlugin } from './platform/http/docs.ts';
+import { docsRoutes, openApiCollector } from './platform/http/docs.ts';
 import { frameworkErrorHandler, registerErrorHandling } from './platform/http/error-handler.ts';
 import { ajvOptions, schemaController } from './platform/http/validation.ts';
-import type { JobQueue } from './platform/jobs/job-queue.ts';
-import { AccessTokens } from './modules/auth/access-token.ts';
 import { authRoutes } from './modules/auth/auth.routes.ts';
-import { authService } from './modules/auth/auth.service.ts';
-import { orderSettlement } from './modules/orders/order-settlement.ts';
 import { ordersRoutes } from './modules/orders/orders.routes.ts';
-import { ordersService } from './modules/orders/orders.service.ts';
-import type { PaymentGateway } from './modules/payments/payment-gateway.ts';
 import { productsRoutes } from './modules/products/products.routes.ts';
-import { productsService } from './modules/products/products.service.ts';
 import { ErrorResponse } from './modules/shared/schemas.ts';
 import { tenantsRoutes } from './modules/tenants/tenants.routes.ts';
-import { tenantsService } from './modules/tenants/tenants.service.ts';
 import { usersRoutes } from './modules/users/users.routes.ts';
-import { usersService } from './modules/users/users.service.ts';
+import type { Services } from './services.ts';
 import packageJson from '../package.json' with { type: 'json' };
 
 export interface AppDeps {
@@ -38,24 +26,29 @@ export interface AppDeps {
   metrics: Metrics;
   db: Database;
   cache: Cache;
-  jobs: JobQueue;
-  gateway: PaymentGateway;
+  /** Built once by createServices, shared with the job workers. */
+  services: Services;
   /** Shared with main.ts: startup flips `started`, SIGTERM flips `shuttingDown`. */
   state?: LifecycleState;
-  /** Make a server span per request (false when the OpenTelemetry SDK is not running). */
+  /** Make a server span per request; default: whether the OpenTelemetry SDK runs. */
   tracing?: boolean;
+  /** Where 5xx answers are reported (error tracking). */
+  errors: ErrorReporting;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
+/** What /health/ready checks: the database, and Redis when configured (the memory cache reports "disabled"). */
+export function readinessChecks(deps: Pick<AppDeps, 'db' | 'cache'>): ReadinessCheck[] {
+  return [
+    { name: 'database', check: () => deps.db.ping() },
+    { name: 'redis', check: async () => (deps.cache.kind === 'memory' ? 'disabled' : deps.cache.ping()) },
+  ];
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    // Typed as the base logger so plugins and routes see the usual FastifyInstance.
-    loggerInstance: deps.logger as FastifyBaseLogger,
-    logController: new RequestLogController(),
-    childLoggerFactory,
-    genReqId: genRequestId,
-    requestIdHeader: false, // genReqId reads x-request-id itself and rejects unsafe values
+    ...observabilityServerOptions(deps.logger),
     bodyLimit: BODY_LIMIT_BYTES,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -68,56 +61,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Before any route: @fastify/swagger learns the routes (the probes too) as they are added.
+  await app.register(openApiCollector, { version: packageJson.version });
+  // Then, before every other route: request ids, request logging, server spans, HTTP
+  // metrics, /metrics and the probes.
+  await app.register(observability, {
+    ...(deps.tracing !== undefined ? { tracing: deps.tracing } : {}),
+    metrics: deps.metrics.enabled ? deps.metrics : false,
+    readiness: readinessChecks(deps),
+    lifecycle: deps.state ?? { started: true, shuttingDown: false },
+    errors: deps.errors,
+  });
+
   app.decorateRequest('auth', null);
-  // First, so its onRoute hook sees (and wraps) every route registered after it.
-  if (deps.tracing) await app.register(httpServerSpans);
-  // After the span plugin, so the latency exemplar can read the request's trace id.
-  if (deps.metrics.enabled) await app.register(httpMetrics, { metrics: deps.metrics });
   app.addSchema(ErrorResponse);
-  app.addHook('onRequest', async (request, reply) => {
-    void reply.header('x-request-id', request.id);
-  });
   registerErrorHandling(app);
-  await app.register(docsPlugin, { version: packageJson.version });
+  await app.register(docsRoutes);
 
-  const state = deps.state ?? { started: true, shuttingDown: false };
-  // While draining, every answer closes its connection: keep-alive clients reconnect
-  // elsewhere and the server's close() is not held open by idle sockets.
-  app.addHook('onSend', async (_request, reply) => {
-    if (state.shuttingDown) void reply.header('connection', 'close');
-  });
-  const checks: ReadinessCheck[] = [
-    { name: 'database', check: () => deps.db.ping() },
-    { name: 'redis', check: async () => (deps.cache.kind === 'memory' ? 'disabled' : deps.cache.ping()) },
-  ];
-  await app.register(healthRoutes, { checks, state });
-
-  const tokens = new AccessTokens({ secret: deps.config.jwtSecret, ttlSeconds: deps.config.JWT_TTL_SECONDS });
-  const { metrics } = deps;
-  const settlement = orderSettlement({ db: deps.db, gateway: deps.gateway, jobs: deps.jobs, metrics });
-  await app.register(tenantsRoutes, { service: tenantsService({ db: deps.db, tokens, metrics }) });
-  await app.register(authRoutes, { service: authService({ db: deps.db, cache: deps.cache, tokens }) });
-  await app.register(usersRoutes, { service: usersService({ db: deps.db, metrics }), tokens });
-  await app.register(productsRoutes, { service: productsService({ db: deps.db }), tokens });
-  await app.register(ordersRoutes, {
-    service: ordersService({
-      db: deps.db,
-      jobs: deps.jobs,
-      gateway: deps.gateway,
-      cache: deps.cache,
-      metrics,
-      settlement,
-      reconcileAfterSeconds: deps.config.ORDER_RECONCILE_AFTER_SECONDS,
-    }),
-    tokens,
-  });
-
-  app.decorate('settlement', settlement);
+  const { services } = deps;
+  const tokens = services.tokens;
+  await app.register(tenantsRoutes, { service: services.tenants });
+  await app.register(authRoutes, { service: services.auth });
+  await app.register(usersRoutes, { service: services.users, tokens });
+  await app.register(productsRoutes, { service: services.products, tokens });
+  await app.register(ordersRoutes, { service: services.orders, tokens });
   return app;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    settlement: ReturnType<typeof orderSettlement>;
-  }
 }

@@ -2,10 +2,11 @@
 // or DATABASE_URL), migrations, the cache (memory or REDIS_URL), the job queue and the
 // payment gateway. main.ts and the tests share this wiring, so tests run what users run.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppDeps } from './app.ts';
 import type { Config } from './config.ts';
 import type { AppLogger } from './observability/logging/logger.ts';
-import { createMetrics, DISABLED_METRICS } from './observability/metrics/metrics.ts';
+import { createErrorReporting, type ErrorReporter, type ErrorReporting } from './observability/errors/error-reporting.ts';
+import { createMetrics, DISABLED_METRICS, type Metrics } from './observability/metrics/metrics.ts';
+import { tracingRuntime } from './observability/tracing/sdk.ts';
 import type { Cache } from './platform/cache/cache.ts';
 import { MemoryCache } from './platform/cache/memory-cache.ts';
 import { Database } from './platform/db/database.ts';
@@ -17,8 +18,19 @@ import { queueDefinitions } from './modules/orders/orders.queues.ts';
 import { HttpPaymentGateway } from './modules/payments/http-gateway.ts';
 import type { PaymentGateway } from './modules/payments/payment-gateway.ts';
 import { SimulatedPaymentGateway } from './modules/payments/simulated-gateway.ts';
+import { IDEMPOTENCY_CACHE } from './modules/orders/idempotency-cache.ts';
 
-export interface Dependencies extends Omit<AppDeps, 'state'> {
+export interface Dependencies {
+  config: Config;
+  logger: AppLogger;
+  /** The metrics facade (a no-op one when METRICS_ENABLED=false). */
+  metrics: Metrics;
+  db: Database;
+  cache: Cache;
+  jobs: JobQueue;
+  gateway: PaymentGateway;
+  /** Where 5xx answers, failed jobs and crashes are reported (error tracking's hook point). */
+  errors: ErrorReporting;
   embedded?: EmbeddedPostgres;
   close(): Promise<void>;
 }
@@ -29,6 +41,8 @@ export interface DependencyOptions {
   /** Attempts to reach each dependency before giving up (startup). */
   attempts?: number;
   gateway?: PaymentGateway;
+  /** Error trackers to report to (tests pass a recording one). */
+  errorReporters?: ErrorReporter[];
 }
 
 const JOB_POOL_SIZE = 3;
@@ -59,7 +73,19 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
   };
 
   // One registry per app; with METRICS_ENABLED=false the same calls do nothing.
-  const metrics = config.METRICS_ENABLED ? createMetrics({ maxTenants: config.METRICS_MAX_TENANTS }) : DISABLED_METRICS;
+  // Glassbox feeds every group: the pool and queries, the idempotency cache, the business
+  // events, and what the span export pipeline lost.
+  const metrics = config.METRICS_ENABLED
+    ? createMetrics({
+        maxTenants: config.METRICS_MAX_TENANTS,
+        database: true,
+        cache: { names: [IDEMPOTENCY_CACHE] },
+        business: true,
+        telemetry: () => tracingRuntime().loss(),
+      })
+    : DISABLED_METRICS;
+
+  const errors = createErrorReporting(options.errorReporters ?? [], (reporter, error) => logger.warn({ reporter, error }, 'error_reporter_failed'));
 
   try {
     let url = config.DATABASE_URL;
@@ -117,6 +143,7 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
       ...(embedded ? { executeSql: (text: string, values?: unknown[]) => db.pool.query(text, values) } : {}),
       queues: queueDefinitions,
       onError: (error) => logger.error({ error }, 'job_queue_error'),
+      onJobFailed: (error, context) => errors.report(error, context),
     });
     await jobs.start({ enqueueRole: 'app_user', grant: (sql) => db.query(sql) });
     closers.push({ name: 'job_queue', close: () => jobs.stop() });
@@ -127,7 +154,7 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
         ? new HttpPaymentGateway({ baseUrl: config.PAYMENT_GATEWAY_URL, timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS })
         : new SimulatedPaymentGateway({ latencyMs: config.PAYMENT_SIMULATOR_LATENCY_MS, failureRate: config.PAYMENT_SIMULATOR_FAILURE_RATE }));
 
-    return { config, logger, metrics, db, cache, jobs, gateway, ...(embedded ? { embedded } : {}), close };
+    return { config, logger, metrics, db, cache, jobs, gateway, errors, ...(embedded ? { embedded } : {}), close };
   } catch (error) {
     await close();
     throw error;

@@ -3,32 +3,18 @@
 // SIGTERM/SIGINT → readiness 503 → stop accepting → finish in-flight → stop workers →
 // close pools → exit 0, all under SHUTDOWN_TIMEOUT_MS.
 import { buildApp } from './app.ts';
-import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.ts';
+import { configOrExit, processLogger } from './bootstrap.ts';
 import { createDependencies } from './dependencies.ts';
+import { createServices } from './services.ts';
 import type { LifecycleState } from './observability/health/health.routes.ts';
-import { createLogger, type AppLogger } from './observability/logging/logger.ts';
-import { traceLogMixin } from './observability/tracing/log-correlation.ts';
+import type { AppLogger } from './observability/logging/logger.ts';
 import { tracingRuntime } from './observability/tracing/sdk.ts';
 import { logConfirmationSender, startOrderWorkers } from './modules/orders/orders.jobs.ts';
-
-function configOrExit(): Config {
-  try {
-    loadDotEnv();
-    return loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      // One line naming the variable, on stderr, before any logger exists.
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
-}
 
 async function main(): Promise<void> {
   const config = configOrExit();
   const tracing = tracingRuntime();
-  const logger: AppLogger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, mixin: traceLogMixin });
+  const logger = processLogger(config);
   const state: LifecycleState = { started: false, shuttingDown: false };
   process.on('uncaughtException', (error) => crash(logger, error, 'uncaught_exception'));
   process.on('unhandledRejection', (error) => crash(logger, error, 'unhandled_rejection'));
@@ -45,9 +31,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const app = await buildApp({ ...deps, state, tracing: tracing.enabled });
+  const services = createServices(deps);
+  const app = await buildApp({ ...deps, services, state, tracing: tracing.enabled });
   if (config.WORKER_ENABLED) {
-    await startOrderWorkers({ db: deps.db, jobs: deps.jobs, log: logger, settlement: app.settlement, sender: logConfirmationSender });
+    await startOrderWorkers({ db: deps.db, jobs: deps.jobs, log: logger, settlement: services.settlement, sender: logConfirmationSender });
   }
   // Fastify's own "Server listening at…" line is replaced by server_started below.
   await app.listen({ port: config.PORT, host: config.HOST, listenTextResolver: () => 'server_listening' });

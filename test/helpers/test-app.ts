@@ -8,8 +8,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createDependencies, type Dependencies } from '../../src/dependencies.ts';
+import { createServices, type Services } from '../../src/services.ts';
+import type { ErrorReporter } from '../../src/observability/errors/error-reporting.ts';
 import { createLogger } from '../../src/observability/logging/logger.ts';
-import { traceLogMixin } from '../../src/observability/tracing/log-correlation.ts';
 import type { LifecycleState } from '../../src/observability/health/health.routes.ts';
 import { logConfirmationSender, startOrderWorkers, type ConfirmationSender } from '../../src/modules/orders/orders.jobs.ts';
 import type { PaymentGateway } from '../../src/modules/payments/payment-gateway.ts';
@@ -36,6 +37,8 @@ export class LogCapture extends Writable {
 export interface TestApp {
   app: FastifyInstance;
   deps: Dependencies;
+  /** The services the routes and workers share (the order settlement, …). */
+  services: Services;
   config: Config;
   logs: LogCapture;
   gateway: PaymentGateway;
@@ -57,6 +60,8 @@ export interface TestAppOptions {
    * files or child servers would otherwise take them). No effect on the embedded backend.
    */
   ownDatabase?: boolean;
+  /** Error trackers the app reports 5xx answers and failed jobs to. */
+  errorReporters?: ErrorReporter[];
   /** Called before `app.ready()`: register extra routes (e.g. one that fails on purpose). */
   beforeReady?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -97,20 +102,27 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   };
   const config = loadConfig(env);
   const logs = new LogCapture();
-  const logger = createLogger({ level: config.LOG_LEVEL, format: 'json', destination: logs, mixin: traceLogMixin });
+  const logger = createLogger({ level: config.LOG_LEVEL, format: 'json', destination: logs });
   // Without a gateway of the test's own, the configuration chooses (simulator or PAYMENT_GATEWAY_URL).
-  const deps = await createDependencies(config, logger, { inMemory: true, attempts: 3, ...(options.gateway ? { gateway: options.gateway } : {}) });
+  const deps = await createDependencies(config, logger, {
+    inMemory: true,
+    attempts: 3,
+    ...(options.gateway ? { gateway: options.gateway } : {}),
+    ...(options.errorReporters ? { errorReporters: options.errorReporters } : {}),
+  });
   const gateway = deps.gateway;
   const state: LifecycleState = { started: true, shuttingDown: false };
-  const app = await buildApp({ ...deps, state, tracing: options.tracing ?? false });
+  const services = createServices(deps);
+  const app = await buildApp({ ...deps, services, state, tracing: options.tracing ?? false });
   if (options.workers) {
-    await startOrderWorkers({ db: deps.db, jobs: deps.jobs, log: logger, settlement: app.settlement, sender: options.sender ?? logConfirmationSender });
+    await startOrderWorkers({ db: deps.db, jobs: deps.jobs, log: logger, settlement: services.settlement, sender: options.sender ?? logConfirmationSender });
   }
   await options.beforeReady?.(app);
   await app.ready();
   return {
     app,
     deps,
+    services,
     config,
     logs,
     gateway,

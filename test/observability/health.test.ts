@@ -42,7 +42,7 @@ describe(`health probes (${backend})`, () => {
 
   it('reports a failing database as not_ready with a reason and no connection string', async () => {
     const deadDb = new Database({ url: 'postgres://postgres:hunter2@127.0.0.1:1/x', poolSize: 1 });
-    const app = await buildApp({ ...t.deps, db: deadDb });
+    const app = await buildApp({ ...t.deps, services: t.services, db: deadDb });
     try {
       const res = await app.inject('/health/ready');
       expect(res.statusCode).toBe(503);

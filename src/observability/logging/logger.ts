@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import pino, { type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 import { redact } from './redact.ts';
+import { traceLogMixin } from '../tracing/log-correlation.ts';
 import { turnWriter } from './turn-writer.ts';
 
 /** What code logs through: the process logger, a request's `request.log`, or a child of either. */
@@ -19,7 +20,7 @@ export interface LoggerSettings {
   format: 'json' | 'pretty';
   /** Where lines go; stdout by default. Tests pass a stream to read them back. */
   destination?: DestinationStream;
-  /** Extra fields on every line (a pino mixin, e.g. trace ids from the active span). */
+  /** Extra fields on every line (a pino mixin). Default: trace_id and span_id of the active span (log-correlation.ts). */
   mixin?: (mergeObject: object, level: number, logger: object) => Record<string, unknown>;
 }
 
@@ -57,7 +58,7 @@ export function loggerOptions(settings: Pick<LoggerSettings, 'level' | 'mixin'>)
       error: (err: unknown) => redact(err),
       err: (err: unknown) => redact(err),
     },
-    ...(settings.mixin ? { mixin: settings.mixin } : {}),
+    mixin: settings.mixin ?? traceLogMixin,
   };
 }
 
@@ -74,11 +75,20 @@ export function createLogger(settings: LoggerSettings): AppLogger {
  * (request context, or a header bound by mistake) are written as given. Every child of this
  * logger, at any depth, inherits this `child`, so its bindings are redacted too.
  */
+/** Marks the loggers this file made (children inherit it through pino's prototype chain). */
+const OBSERVABILITY_LOGGER = Symbol.for('glassbox.observability_logger');
+
+/** True for a logger made by createLogger, or a child of one. */
+export function isObservabilityLogger(logger: object): boolean {
+  return (logger as Record<symbol, unknown>)[OBSERVABILITY_LOGGER] === true;
+}
+
 function redactChildBindings(logger: AppLogger): AppLogger {
   const child = logger.child as (this: unknown, bindings: Bindings, options?: ChildLoggerOptions) => unknown;
   const redactingChild = function (this: unknown, bindings: Bindings, childOptions?: ChildLoggerOptions) {
     return child.call(this, redact(bindings) as Bindings, childOptions);
   };
   Object.defineProperty(logger, 'child', { value: redactingChild, writable: true, configurable: true });
+  Object.defineProperty(logger, OBSERVABILITY_LOGGER, { value: true });
   return logger;
 }

@@ -8,8 +8,12 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
-export const docsPlugin = fp(
-  async function docs(app: FastifyInstance, opts: { version: string }) {
+/**
+ * The OpenAPI collector: registered before every route (the observability plugin's probes
+ * included), since @fastify/swagger learns the routes from an onRoute hook.
+ */
+export const openApiCollector = fp(
+  async function openApi(app: FastifyInstance, opts: { version: string }) {
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',
@@ -23,7 +27,13 @@ export const docsPlugin = fp(
       // Only the product API and probes are documented; the docs routes themselves are not.
       hideUntagged: true,
     });
+  },
+  { name: 'openapi-collector' },
+);
 
+/** GET /docs/openapi.json and the reference pages; after the observability plugin, so they are logged and measured like any route. */
+export const docsRoutes = fp(
+  async function docs(app: FastifyInstance) {
     app.get('/docs/openapi.json', { logLevel: 'warn' }, async () => app.swagger());
 
     let reference: Promise<FastifyInstance> | undefined;
@@ -46,5 +56,5 @@ export const docsPlugin = fp(
     app.get('/docs', { logLevel: 'warn' }, forward);
     app.get('/docs/*', { logLevel: 'warn' }, forward);
   },
-  { name: 'docs' },
+  { name: 'docs', dependencies: ['openapi-collector'] },
 );

@@ -2,7 +2,8 @@
 // enqueued inside the business transaction: when that transaction rolls back, the job was
 // never sent. Queues are declared up front with their retry policy.
 import { PgBoss, type Job, type JobResult, type QueueOptions } from 'pg-boss';
-import { extractContext, injectContext, SpanKind, withSpan } from '../../observability/tracing/tracer.ts';
+import type { ErrorContext } from '../../observability/errors/error-reporting.ts';
+import { activeTraceIds, extractContext, injectContext, SpanKind, withSpan } from '../../observability/tracing/tracer.ts';
 import type { Queryable } from '../db/database.ts';
 
 /** Where a job's data carries the trace context of the code that enqueued it. */
@@ -25,18 +26,34 @@ export interface SendOptions {
 const SCHEMA = 'pgboss';
 const GRANT_LOCK_ID = 727_274_002; // arbitrary, fixed: "glassbox job grants"
 
+/** The ids a job's data carries by convention (request_id, tenant_id, user_id), for error reports: ids only, never the payload. */
+function jobIds(data: object): Pick<ErrorContext, 'request_id' | 'tenant_id' | 'user_id'> {
+  const d = data as Record<string, unknown>;
+  const ids: Pick<ErrorContext, 'request_id' | 'tenant_id' | 'user_id'> = {};
+  if (typeof d.request_id === 'string') ids.request_id = d.request_id;
+  if (typeof d.tenant_id === 'string') ids.tenant_id = d.tenant_id;
+  if (typeof d.user_id === 'string') ids.user_id = d.user_id;
+  return ids;
+}
+
 export type JobHandler<T> = (data: T, job: Job<T>) => Promise<void>;
 
 export class JobQueue {
   readonly boss: PgBoss;
   private readonly queues: QueueDefinition[];
   private started = false;
+  private readonly onJobFailed: ((error: unknown, context: ErrorContext) => void) | undefined;
 
   constructor(options: {
     url: string;
     maxConnections: number;
     queues: QueueDefinition[];
     onError?: (error: Error) => void;
+    /**
+     * Called once for every failed job attempt, inside the job's span (its trace ids are in
+     * the context): where error tracking hears of failed background work.
+     */
+    onJobFailed?: (error: unknown, context: ErrorContext) => void;
     /** Run pg-boss's SQL through this (the app's pool) instead of a pool of its own. */
     executeSql?: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }>;
   }) {
@@ -55,6 +72,7 @@ export class JobQueue {
     });
     this.boss.on('error', (error: Error) => options.onError?.(error));
     this.queues = options.queues;
+    this.onJobFailed = options.onJobFailed;
   }
 
   /**
@@ -132,7 +150,14 @@ export class JobQueue {
         'messaging.message.id': job.id,
         'job.retry_count': job.retryCount,
       },
-      () => handler(job.data, job),
+      async () => {
+        try {
+          await handler(job.data, job);
+        } catch (error) {
+          this.onJobFailed?.(error, { source: 'job', job: name, ...jobIds(job.data), ...activeTraceIds() });
+          throw error;
+        }
+      },
       // Sampling was decided once, for the request that enqueued the job: a job from a traced
       // request continues its trace, one from an unsampled request (no context) makes no span.
       { kind: SpanKind.CONSUMER, parent: extractContext(carrier), remoteParent: true },
