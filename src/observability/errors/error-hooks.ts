@@ -41,6 +41,8 @@ export const errorHooks = fp(
   async function errorHooksPlugin(app: FastifyInstance, opts: { reporting: ErrorReporting }) {
     const { reporting } = opts;
     app.decorateRequest('observedError', undefined);
+    // No tracker listening: no hooks, so a service without one pays nothing per request.
+    if (!reporting.active) return;
     app.addHook('onError', (request: FastifyRequest, _reply: FastifyReply, error: Error, done: () => void) => {
       request.observedError = error;
       done();
