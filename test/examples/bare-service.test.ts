@@ -3,11 +3,11 @@
 // the --import entry, in a child process. Its logs carry trace ids, its server spans reach
 // a local OTLP/HTTP receiver, its /metrics passes promtool with its own route templates,
 // and its probes answer.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT } from '../helpers/child-server.ts';
+import { ROOT, startChildServer, type ChildServer } from '../helpers/child-server.ts';
 import { findPromtool, promtoolCheckMetrics, PROMTOOL_MISSING, runsWith } from '../helpers/metrics.ts';
 import { decodeTraceRequest } from '../helpers/otlp-proto.ts';
 
@@ -73,44 +73,22 @@ async function eventually<T>(what: string, probe: () => T | undefined, timeoutMs
 
 describe('examples/bare-service adopts the observability layer', () => {
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let server: ChildServer;
   let child: ChildProcess;
   let url: string;
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const lines = () =>
-    stdout.flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
+  const lines = () => server.lines();
 
   beforeAll(async () => {
     receiver = await startReceiver();
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
     // The example's own start command (its package.json), run from its folder.
     const start = (await import(join(SERVICE_DIR, 'package.json'), { with: { type: 'json' } })) as { default: { scripts: { start: string } } };
-    const args = start.default.scripts.start.split(/\s+/).slice(1);
-    child = spawn(process.execPath, args, {
-      cwd: SERVICE_DIR,
-      env: { PATH: process.env.PATH, PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let buffer = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      let i;
-      while ((i = buffer.indexOf('\n')) !== -1) {
-        stdout.push(buffer.slice(0, i));
-        buffer = buffer.slice(i + 1);
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
-    await eventually('the service to listen', () => lines().find((l) => l.message === 'server_listening'), 20_000).catch((error: Error) => {
-      throw new Error(`${error.message}\nstdout:\n${stdout.join('\n')}\nstderr:\n${stderr.join('')}`);
-    });
+    server = await startChildServer(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
+      { args: start.default.scripts.start.split(/\s+/).slice(1), cwd: SERVICE_DIR },
+    );
+    child = server.child;
+    url = server.url;
+    await server.waitForLine('server_listening', 20_000);
   });
 
   afterAll(async () => {

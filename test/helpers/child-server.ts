@@ -33,10 +33,16 @@ export interface ChildServer {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function startChildServer(env: Record<string, string | undefined>): Promise<ChildServer> {
+/** Another program than Glassbox's (examples/…): its node arguments and folder. */
+export interface ChildProgram {
+  args: string[];
+  cwd: string;
+}
+
+export async function startChildServer(env: Record<string, string | undefined>, program: ChildProgram = { args: START_ARGS, cwd: ROOT }): Promise<ChildServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, START_ARGS, {
-    cwd: ROOT,
+  const child = spawn(process.execPath, program.args, {
+    cwd: program.cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
