@@ -98,6 +98,17 @@ describe(`error reporting hook points (${backend})`, () => {
     expect(recorder.reports).toEqual([]);
   });
 
+  it('does not report a probe whose 503 is its answer (readiness while shutting down)', async () => {
+    recorder.reports.length = 0;
+    t.state.shuttingDown = true;
+    try {
+      expect((await t.app.inject('/health/ready')).statusCode).toBe(503);
+    } finally {
+      t.state.shuttingDown = false;
+    }
+    expect(recorder.reports).toEqual([]);
+  });
+
   it('adds the tenant and user ids once the request is identified', async () => {
     recorder.reports.length = 0;
     expect((await t.app.inject('/test/identified-crash')).statusCode).toBe(500);

@@ -13,6 +13,15 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Route config for a route whose 5xx is its answer, not a failure: a probe saying 503
+ * `not_ready` every few seconds must not page through the error tracker (the failing
+ * dependency's own errors are reported where they happen).
+ */
+export interface RouteReporting {
+  reportErrors?: boolean;
+}
+
 /** An answer of 5xx without a thrown error (a handler that sent 503 itself). */
 export class ServerErrorResponse extends Error {
   readonly statusCode: number;
@@ -48,7 +57,7 @@ export const errorHooks = fp(
       done();
     });
     app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      if (reply.statusCode >= 500) {
+      if (reply.statusCode >= 500 && (request.routeOptions.config as RouteReporting | undefined)?.reportErrors !== false) {
         const context = requestErrorContext(request, reply);
         reporting.report(request.observedError ?? new ServerErrorResponse(reply.statusCode, context.route ?? 'unmatched'), context);
       }

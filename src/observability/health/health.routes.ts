@@ -45,7 +45,7 @@ export async function healthRoutes(app: FastifyInstance, opts: { checks: Readine
 
   app.get('/health/live', { schema: schema('Liveness: the process is running'), logLevel: 'warn' }, async () => ({ status: 'ok' }));
 
-  app.get('/health/ready', { schema: schema('Readiness: dependencies answer'), logLevel: 'warn' }, async (_request, reply) => {
+  app.get('/health/ready', { schema: schema('Readiness: dependencies answer'), logLevel: 'warn', config: { reportErrors: false } }, async (_request, reply) => {
     const results = await Promise.all(opts.checks.map(async (c) => [c.name, await runCheck(c)] as const));
     const checks = Object.fromEntries(results);
     if (opts.state.shuttingDown) return reply.code(503).send({ status: 'shutting_down', checks });
@@ -53,7 +53,9 @@ export async function healthRoutes(app: FastifyInstance, opts: { checks: Readine
     return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ready' : 'not_ready', checks });
   });
 
-  app.get('/health/startup', { schema: schema('Startup: migrations ran and dependencies answered once'), logLevel: 'warn' }, async (_request, reply) =>
-    opts.state.started ? { status: 'started' } : reply.code(503).send({ status: 'starting' }),
+  app.get(
+    '/health/startup',
+    { schema: schema('Startup: migrations ran and dependencies answered once'), logLevel: 'warn', config: { reportErrors: false } },
+    async (_request, reply) => (opts.state.started ? { status: 'started' } : reply.code(503).send({ status: 'starting' })),
   );
 }

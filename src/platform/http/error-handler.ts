@@ -1,7 +1,8 @@
 // The one error handler: maps every error to the CONTRACT's body
-// {"error","message","request_id"[,"details"]} (built by app-error.ts's errorBody) and a status. Only AppErrors and Fastify's
-// own client errors (validation, body size, bad JSON…) reach the caller with their text;
-// anything else is a 500 whose body says nothing about the cause.
+// {"error","message","request_id"[,"details"]} (built by app-error.ts's errorBody) and a
+// status. Only AppErrors and Fastify's own client errors (validation, body size, bad
+// JSON…) reach the caller with their text; anything else is a 500 whose body says nothing
+// about the cause.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import pg from 'pg';
 import { AppError, errorBody, type ErrorBodyParts, type ErrorDetail } from './app-error.ts';
