@@ -71,6 +71,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     readiness: readinessChecks(deps),
     lifecycle: deps.state ?? { started: true, shuttingDown: false },
     errors: deps.errors,
+    health: { checkTimeoutMs: deps.config.HEALTH_CHECK_TIMEOUT_MS, cacheMs: deps.config.HEALTH_CACHE_MS },
+    slowRequestMs: deps.config.SLOW_REQUEST_MS,
+    overload: {
+      maxEventLoopDelayMs: deps.config.MAX_EVENT_LOOP_DELAY_MS,
+      maxHeapUsedBytes: deps.config.MAX_HEAP_USED_MB * 1024 * 1024,
+      maxRssBytes: deps.config.MAX_RSS_MB * 1024 * 1024,
+    },
+    rateLimit:
+      deps.config.RATE_LIMIT_PER_MINUTE > 0
+        ? { perMinute: deps.config.RATE_LIMIT_PER_MINUTE, ...('client' in deps.cache ? { redis: deps.cache.client } : {}) }
+        : false,
+    ...(deps.config.ADMIN_TOKEN ? { adminToken: deps.config.ADMIN_TOKEN } : {}),
   });
 
   app.decorateRequest('auth', null);

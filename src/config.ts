@@ -34,7 +34,8 @@ export const ConfigSchema = Type.Object({
   METRICS_MAX_TENANTS: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
   SENTRY_DSN: Type.Optional(Url(['https', 'http'])),
   SENTRY_ENVIRONMENT: Type.Optional(Type.String()),
-  SENTRY_TRACES_SAMPLE_RATE: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+  SENTRY_TRACES_SAMPLE_RATE: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'unset: none of Sentry\'s tracing runs' })),
+  GIT_COMMIT: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{7,40}$', description: 'a git commit hash (7-40 hex digits)' })),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'at least 32 characters' })),
   JWT_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86_400, default: 3600 }),
   ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters' })),
@@ -44,7 +45,19 @@ export const ConfigSchema = Type.Object({
   PAYMENT_SIMULATOR_FAILURE_RATE: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
   ORDER_RECONCILE_AFTER_SECONDS: Type.Integer({ minimum: 1, default: 60, description: 'age at which a pending order is reconciled' }),
   WORKER_ENABLED: Type.Boolean({ default: true, description: 'run the job worker in this process' }),
-  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000, description: 'hard deadline for a graceful stop' }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 25_000, description: 'hard deadline for a graceful stop' }),
+  SHUTDOWN_DELAY_MS: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000, description: 'readiness 503 this long before the listener stops' })),
+  TELEMETRY_FLUSH_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 5000, description: 'bound of each flush at shutdown (traces, error reports)' }),
+  HEALTH_CHECK_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
+  HEALTH_CACHE_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 1000 }),
+  STARTUP_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 6, description: 'tries to reach each dependency at startup' }),
+  STARTUP_RETRY_MAX_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 4000, description: 'cap of the pause between startup tries' }),
+  STARTUP_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 3000, description: 'bound of each startup try' }),
+  SLOW_REQUEST_MS: Type.Integer({ minimum: 0, default: 1000 }),
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 1000, description: '0: not watched' }),
+  MAX_HEAP_USED_MB: Type.Integer({ minimum: 0, default: 0, description: '0: not watched' }),
+  MAX_RSS_MB: Type.Integer({ minimum: 0, default: 0, description: '0: not watched' }),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 1200, description: 'API requests per tenant per minute; 0: no limit' }),
 });
 
 type RawConfig = Static<typeof ConfigSchema>;
@@ -54,6 +67,8 @@ export type Config = Readonly<
     /** true when JWT_SECRET was not given and a random one was generated for this process */
     jwtSecretGenerated: boolean;
     jwtSecret: string;
+    /** SHUTDOWN_DELAY_MS, or its default: 5000 with APP_ENV=production, else 0. */
+    shutdownDelayMs: number;
   }
 >;
 
@@ -108,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...config,
     jwtSecretGenerated,
     jwtSecret: config.JWT_SECRET ?? randomBytes(48).toString('base64url'),
+    shutdownDelayMs: config.SHUTDOWN_DELAY_MS ?? (config.APP_ENV === 'production' ? 5000 : 0),
   });
 }
 

@@ -5,6 +5,34 @@ import type { ErrorReporting } from './errors/error-reporting.ts';
 import type { LifecycleState, ReadinessCheck } from './health/health.routes.ts';
 import type { Metrics } from './metrics/metrics.ts';
 
+/** Readiness probing: how long each check may take, and how long one round's result is reused. */
+export interface HealthOptions {
+  /** Each readiness check's bound (HEALTH_CHECK_TIMEOUT_MS). Default 1000. */
+  checkTimeoutMs?: number;
+  /** One round of checks is in flight at a time and its result reused this long (HEALTH_CACHE_MS). Default 1000. */
+  cacheMs?: number;
+}
+
+/** Overload protection (@fastify/under-pressure): past a limit every route but the probes answers 503 with Retry-After. 0 leaves a limit unwatched. */
+export interface OverloadOptions {
+  /** MAX_EVENT_LOOP_DELAY_MS; also the threshold of the `event_loop_blocked` warning. Default 1000. */
+  maxEventLoopDelayMs?: number;
+  /** MAX_HEAP_USED_MB, in bytes. Default 0 (unwatched). */
+  maxHeapUsedBytes?: number;
+  /** MAX_RSS_MB, in bytes. Default 0 (unwatched). */
+  maxRssBytes?: number;
+  /** The Retry-After of a 503 under pressure, in seconds. Default 10. */
+  retryAfterSeconds?: number;
+}
+
+/** A per-tenant rate limit (@fastify/rate-limit) on the routes that identify a tenant. */
+export interface RateLimitOptions {
+  /** Requests per tenant per minute (RATE_LIMIT_PER_MINUTE). */
+  perMinute: number;
+  /** An ioredis client: the count is kept in Redis, so the limit holds across replicas. Default: in memory. */
+  redis?: unknown;
+}
+
 export interface ObservabilityOptions {
   /**
    * A server span per request (`<METHOD> <route template>`), the handler run inside it.
@@ -37,4 +65,14 @@ export interface ObservabilityOptions {
    * Default 60000.
    */
   telemetryLossIntervalMs?: number;
+  /** Readiness check bounds and caching. */
+  health?: HealthOptions;
+  /** Requests slower than this log `slow_request` (warn) with route, status, duration_ms, trace_id (SLOW_REQUEST_MS). Default 1000; 0: never. */
+  slowRequestMs?: number;
+  /** Overload protection; `false`: off. Default: on with the defaults of OverloadOptions. */
+  overload?: OverloadOptions | false;
+  /** Per-tenant rate limit; default off. */
+  rateLimit?: RateLimitOptions | false;
+  /** Bearer token of the operator endpoints `/admin/*` (ADMIN_TOKEN); unset: they answer 404. */
+  adminToken?: string;
 }
