@@ -4,82 +4,23 @@
 // a local OTLP/HTTP receiver, its /metrics passes promtool with its own route templates,
 // and its probes answer.
 import type { ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startChildServer, type ChildServer } from '../helpers/child-server.ts';
 import { findPromtool, promtoolCheckMetrics, PROMTOOL_MISSING, runsWith } from '../helpers/metrics.ts';
-import { decodeTraceRequest } from '../helpers/otlp-proto.ts';
+import { eventually, startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.ts';
 
 const SERVICE_DIR = join(ROOT, 'examples', 'bare-service');
 
-interface DecodedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  attributes?: { key: string; value: { stringValue?: string; intValue?: string } }[];
-}
-interface DecodedRequest {
-  resourceSpans?: { resource?: { attributes?: { key: string; value: { stringValue?: string } }[] }; scopeSpans?: { spans?: DecodedSpan[] }[] }[];
-}
-interface Span {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  attributes: Record<string, string | undefined>;
-  serviceName: string | undefined;
-}
-
-const hex = (b64: string | undefined) => Buffer.from(b64 ?? '', 'base64').toString('hex');
-
-/** An OTLP/HTTP protobuf receiver on loopback, decoding with the official definitions. */
-async function startReceiver(): Promise<{ server: Server; endpoint: string; spans: Span[] }> {
-  const spans: Span[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.url === '/v1/traces' && req.headers['content-type'] === 'application/x-protobuf') {
-        const message = decodeTraceRequest<DecodedRequest>(Buffer.concat(chunks));
-        for (const rs of message.resourceSpans ?? []) {
-          const serviceName = rs.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue;
-          for (const ss of rs.scopeSpans ?? []) {
-            for (const s of ss.spans ?? []) {
-              const attributes = Object.fromEntries((s.attributes ?? []).map((a) => [a.key, a.value.stringValue ?? a.value.intValue]));
-              spans.push({ traceId: hex(s.traceId), spanId: hex(s.spanId), parentSpanId: hex(s.parentSpanId), name: s.name, attributes, serviceName });
-            }
-          }
-        }
-      }
-      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': '0' }).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return { server, endpoint: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, spans };
-}
-
-async function eventually<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe('examples/bare-service adopts the observability layer', () => {
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: OtlpReceiver;
   let server: ChildServer;
   let child: ChildProcess;
   let url: string;
   const lines = () => server.lines();
 
   beforeAll(async () => {
-    receiver = await startReceiver();
+    receiver = await startOtlpReceiver();
     // The example's own start command (its package.json), run from its folder.
     const start = (await import(join(SERVICE_DIR, 'package.json'), { with: { type: 'json' } })) as { default: { scripts: { start: string } } };
     server = await startChildServer(
@@ -93,7 +34,7 @@ describe('examples/bare-service adopts the observability layer', () => {
 
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
-    await new Promise<void>((resolve) => receiver?.server.close(() => resolve()));
+    await receiver?.close();
   });
 
   it('logs JSON lines that carry the trace_id and span_id of the request', async () => {
