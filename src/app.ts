@@ -52,7 +52,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT_BYTES,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    return503OnClosing: true,
+    // A request that reaches a still-open connection while the server drains is served, not
+    // refused with 503: it was accepted, and nothing accepted may fail on shutdown. Every answer
+    // while draining says `connection: close`, so such connections end after it.
+    return503OnClosing: false,
     ajv: ajvOptions,
     schemaController,
     // Errors raised before routing (a malformed URL escape, an over-long path parameter)

@@ -1,9 +1,9 @@
 // Creates and closes the outside world the app runs against: the database (embedded PGlite
 // or DATABASE_URL), migrations, the cache (memory or REDIS_URL), the job queue and the
 // payment gateway. main.ts and the tests share this wiring, so tests run what users run.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from './config.ts';
 import type { AppLogger } from './observability/logging/logger.ts';
+import { retryStartup, type StartupRetryOptions } from './observability/lifecycle/startup-retry.ts';
 import { createErrorReporting, type ErrorReporter, type ErrorReporting } from './observability/errors/error-reporting.ts';
 import { createMetrics, DISABLED_METRICS, type Metrics } from './observability/metrics/metrics.ts';
 import { tracingRuntime } from './observability/tracing/sdk.ts';
@@ -32,13 +32,15 @@ export interface Dependencies {
   /** Where 5xx answers, failed jobs and crashes are reported (error tracking's hook point). */
   errors: ErrorReporting;
   embedded?: EmbeddedPostgres;
+  /** Stops the job workers after their current job (the first step of closing; close() does it too). */
+  stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface DependencyOptions {
   /** Keep the embedded database in memory instead of DATA_DIR (tests). */
   inMemory?: boolean;
-  /** Attempts to reach each dependency before giving up (startup). */
+  /** Tries to reach each dependency before giving up (startup); default STARTUP_ATTEMPTS. */
   attempts?: number;
   gateway?: PaymentGateway;
   /** Error trackers to report to (tests pass a recording one). */
@@ -47,22 +49,41 @@ export interface DependencyOptions {
 
 const JOB_POOL_SIZE = 3;
 
-/** Runs `fn` until it resolves, `attempts` times at most, with a growing pause; rethrows the last error. */
-export async function retry<T>(what: string, attempts: number, log: AppLogger, fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (attempt >= attempts) throw error;
-      const delay = Math.min(250 * 2 ** (attempt - 1), 3000);
-      log.warn({ dependency: what, attempt, attempts, retry_in_ms: delay, error: (error as Error).message }, 'dependency_unavailable');
-      await sleep(delay);
-    }
+/** A dependency that never answered at startup; its critical line is already logged. */
+export class DependencyStartupError extends Error {
+  readonly dependency: string;
+  constructor(dependency: string, cause: unknown) {
+    super(`${dependency} did not answer at startup: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'DependencyStartupError';
+    this.dependency = dependency;
   }
 }
 
+/**
+ * Reaches one dependency with bounded retries and logs the FastAPI guide's events:
+ * `<name>_connection_ok` (info) once it answers, `<name>_connection_failed` (critical) when
+ * it never did; the caller then stops the process.
+ */
+async function connectOrFail(name: 'database' | 'redis', retry: StartupRetryOptions, log: AppLogger, fn: () => Promise<void>): Promise<void> {
+  const started = Date.now();
+  try {
+    await retryStartup(name, retry, log, fn);
+  } catch (error) {
+    log.critical(
+      { dependency: name, attempts: retry.attempts, duration_ms: Date.now() - started, error: (error as Error).message },
+      `${name}_connection_failed`,
+    );
+    throw new DependencyStartupError(name, error);
+  }
+  log.info({ dependency: name, duration_ms: Date.now() - started }, `${name}_connection_ok`);
+}
+
 export async function createDependencies(config: Config, logger: AppLogger, options: DependencyOptions = {}): Promise<Dependencies> {
-  const attempts = options.attempts ?? 8;
+  const retry: StartupRetryOptions = {
+    attempts: options.attempts ?? config.STARTUP_ATTEMPTS,
+    maxDelayMs: config.STARTUP_RETRY_MAX_MS,
+    attemptTimeoutMs: config.STARTUP_CONNECT_TIMEOUT_MS,
+  };
   const closers: { name: string; close: () => Promise<void> }[] = [];
   const close = async () => {
     for (const c of closers.reverse()) {
@@ -117,7 +138,7 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
     });
     metrics.watch({ pool: () => db.stats() });
     closers.push({ name: 'database_pool', close: () => db.close() });
-    await retry('database', attempts, logger, () => db.ping());
+    await connectOrFail('database', retry, logger, () => db.ping());
     const applied = await runMigrations(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations_applied');
 
@@ -127,7 +148,7 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
       const { RedisCache } = await import('./platform/cache/redis-cache.ts');
       const redis = new RedisCache(config.REDIS_URL, { onError: (error) => logger.warn({ error: error.message }, 'redis_error') });
       closers.push({ name: 'redis', close: () => redis.close() });
-      await retry('redis', attempts, logger, async () => {
+      await connectOrFail('redis', retry, logger, async () => {
         if (redis.client.status === 'wait' || redis.client.status === 'end') await redis.connect();
         await redis.ping();
       });
@@ -154,7 +175,7 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
         ? new HttpPaymentGateway({ baseUrl: config.PAYMENT_GATEWAY_URL, timeoutMs: config.PAYMENT_GATEWAY_TIMEOUT_MS })
         : new SimulatedPaymentGateway({ latencyMs: config.PAYMENT_SIMULATOR_LATENCY_MS, failureRate: config.PAYMENT_SIMULATOR_FAILURE_RATE }));
 
-    return { config, logger, metrics, db, cache, jobs, gateway, errors, ...(embedded ? { embedded } : {}), close };
+    return { config, logger, metrics, db, cache, jobs, gateway, errors, ...(embedded ? { embedded } : {}), stopWorkers: () => jobs.stop(), close };
   } catch (error) {
     await close();
     throw error;

@@ -229,7 +229,7 @@ async function startServer(name: string, env: Record<string, string>): Promise<C
     ...env,
   });
   children.push(server);
-  await server.waitForLine('server_started', 90_000);
+  await server.waitForLine('application_started', 90_000);
   return server;
 }
 
@@ -336,7 +336,7 @@ describe.concurrent(`OTLP export from the server process (${backend})`, () => {
         OTEL_SERVICE_NAME: 'glassbox-otlp-test',
         OTEL_TRACES_SAMPLER: 'parentbased_always_on',
       });
-      expect(server.lines().find((l) => l.message === 'server_started')?.tracing).toBe(protocol === 'grpc' ? 'otlp/grpc' : 'otlp/http-protobuf');
+      expect(server.lines().find((l) => l.message === 'application_started')?.trace_exporters).toEqual([protocol === 'grpc' ? 'otlp/grpc' : 'otlp/http-protobuf']);
 
       // A signup, continuing the caller's trace.
       const signupTrace = traceContext('01');
@@ -444,7 +444,7 @@ describe.concurrent(`OTLP export from the server process (${backend})`, () => {
 
   it('with no OTEL exporter variables: no export attempts or errors logged, log lines still carry trace ids', { timeout: 120_000 }, async ({ expect }) => {
     const server = await startServer('quiet', {});
-    expect(server.lines().find((l) => l.message === 'server_started')?.tracing).toBe('no exporter');
+    expect(server.lines().find((l) => l.message === 'application_started')).toMatchObject({ tracing: 'enabled', trace_exporters: [] });
     const ctx = traceContext('01');
     const signup = await call(server, 'POST', '/api/tenants', { body: signupBody('quiet'), headers: { traceparent: ctx.traceparent } });
     expect(signup.status).toBe(201);
@@ -461,8 +461,8 @@ describe.concurrent(`OTLP export from the server process (${backend})`, () => {
     await new Promise((r) => setTimeout(r, 1500));
     const { code, output } = await stop(server);
     expect(code, output).toBe(0);
-    // (server_started says `tracing: "no exporter"`, checked above.)
-    const exportTalk = [...server.stdout.filter((l) => !l.includes('"server_started"')), ...server.stderr].filter((l) =>
+    // (application_started says `trace_exporters: []`, checked above.)
+    const exportTalk = [...server.stdout.filter((l) => !l.includes('"application_started"')), ...server.stderr].filter((l) =>
       /ECONNREFUSED|otlp|export|:4317\b|:4318\b/i.test(l),
     ); // ports with their colon: a random UUID may hold "4317"
     expect(exportTalk, output).toEqual([]);
@@ -478,7 +478,7 @@ describe.concurrent(`OTLP export from the server process (${backend})`, () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
       OTEL_SERVICE_NAME: 'glassbox-otlp-test',
     });
-    expect(server.lines().find((l) => l.message === 'server_started')?.tracing).toBe('disabled');
+    expect(server.lines().find((l) => l.message === 'application_started')).toMatchObject({ tracing: 'disabled', trace_exporters: [] });
     const ctx = traceContext('01');
     const signup = await call(server, 'POST', '/api/tenants', { body: signupBody('off'), headers: { traceparent: ctx.traceparent } });
     expect(signup.status).toBe(201);
