@@ -8,6 +8,7 @@
 //   c  b + traces, 100 % sampled, exported over OTLP/http-protobuf to a local receiver
 //   d  c at parentbased_traceidratio 10 %
 //   z  bare Fastify doing the same SELECT by primary key (no auth, no tenant transaction)
+//   s  d + error tracking: SENTRY_DSN at a local receiver (Sentry loaded and listening)
 //   o  (only when BENCH_CONFIGS names it) c with nothing sampled: the cost of an unsampled request
 // Routes: GET /health/live, GET /api/products/:id (authenticated), POST /api/orders.
 // Per route: a 3 s warm-up of every server, then BENCH_ROUNDS rounds (default 5) of
@@ -21,6 +22,10 @@
 // routes), BENCH_SCRAPE=0 (skip the scrape), BENCH_NODE_FLAGS="…" (extra node flags).
 // Then the scrape: a metrics-on server gets 100 tenants × every API route, and GET /metrics
 // is timed 50 times in each format (median reported).
+// Then the profile cost (BENCH_PROFILE=0 skips it): on d's server, the product read is
+// loaded for BENCH_PROFILE_SECONDS (default 10) with no profile running and again while
+// POST /admin/profile/cpu takes a profile of the same length, in both formats, for
+// BENCH_PROFILE_ROUNDS rounds (default 3); the median ratio of the throughputs is reported.
 //
 // Needs: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/glassbox_bench, created
 // when missing), wrk and taskset
@@ -43,6 +48,7 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const WARMUP = 3;
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0000';
+const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? '0';
 const LOAD_CORE = process.env.BENCH_LOAD_CORE ?? '1';
 /** `npm start`'s node arguments (package.json), so the bench runs what users run. */
@@ -50,7 +56,7 @@ const START_ARGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
 /** Orders spread over this many products, as real traffic is. */
 const ORDER_PRODUCTS = 32;
 
-type ConfigName = 'a' | 'm' | 'b' | 'c' | 'd' | 'o' | 'z';
+type ConfigName = 'a' | 'm' | 'b' | 'c' | 'd' | 's' | 'o' | 'z';
 type RouteName = 'health' | 'product' | 'order';
 
 const CONFIGS: Record<ConfigName, { label: string; env: Record<string, string>; bare?: boolean }> = {
@@ -60,6 +66,11 @@ const CONFIGS: Record<ConfigName, { label: string; env: Record<string, string>; 
   c: { label: 'logs + metrics + traces 100 % (OTLP)', env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'always_on' } },
   d: {
     label: 'logs + metrics + traces 10 % (OTLP)',
+    env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+  },
+  // d with Sentry on: the DSN points at the bench's own receiver (set in startServer).
+  s: {
+    label: 'd + error tracking (Sentry DSN)',
     env: { METRICS_ENABLED: 'true', LOG_LEVEL: 'info', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
   },
   // Not in the default set: the tracing machinery with nothing sampled (what an unsampled request costs).
@@ -227,7 +238,7 @@ async function waitReady(url: string, child: ChildProcess): Promise<void> {
   throw new Error('server did not become ready');
 }
 
-async function startServer(config: ConfigName, receiverPort?: number): Promise<{ child: ChildProcess; url: string }> {
+async function startServer(config: ConfigName, receiverPort?: number, sentryPort?: number): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const c = CONFIGS[config];
   const flags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
@@ -241,6 +252,11 @@ async function startServer(config: ConfigName, receiverPort?: number): Promise<{
     // Reconcile jobs are a crash safety net; firing during a later configuration's run they
     // would bill that configuration for an earlier one's orders.
     ORDER_RECONCILE_AFTER_SECONDS: '86400',
+    // The per-tenant rate limit runs (its cost is measured) but never refuses: one tenant sends everything.
+    RATE_LIMIT_PER_MINUTE: '100000000',
+    // The admin endpoints (the profile cost is measured through them); routes only, no per-request hook.
+    ADMIN_TOKEN,
+    ...(sentryPort ? { SENTRY_DSN: `http://public@127.0.0.1:${sentryPort}/1` } : {}),
     ...(receiverPort ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } : {}),
     ...c.env,
   };
@@ -367,16 +383,17 @@ async function main() {
   };
   const paths: Record<RouteName, string> = { health: '/health/live', product: `/api/products/${productId}`, order: '/api/orders' };
 
-  const order = (process.env.BENCH_CONFIGS?.split(',') ?? ['a', 'm', 'b', 'c', 'd', 'z']) as ConfigName[];
+  const order = (process.env.BENCH_CONFIGS?.split(',') ?? ['a', 'm', 'b', 'c', 'd', 's', 'z']) as ConfigName[];
   // Every configuration's server runs for the whole bench (each pinned to the server core,
   // idle while another is loaded), so a round is only a few seconds of each and the rounds
   // can be many: the machine's drift over minutes then hits every configuration alike, and
   // each ratio is taken within one round (x against the a of the same round).
   const receivers = new Map<ConfigName, Receiver>();
   const servers = new Map<ConfigName, { child: ChildProcess; url: string }>();
+  const sentry = order.includes('s') ? await startSentryReceiver() : undefined;
   for (const config of order) {
-    if (config === 'c' || config === 'd' || config === 'o') receivers.set(config, await startReceiver());
-    servers.set(config, await startServer(config, receivers.get(config)?.port));
+    if (config === 'c' || config === 'd' || config === 's' || config === 'o') receivers.set(config, await startReceiver());
+    servers.set(config, await startServer(config, receivers.get(config)?.port, config === 's' ? sentry?.port : undefined));
   }
 
   const samples: Record<string, Sample[]> = {};
@@ -465,6 +482,8 @@ async function main() {
         p99_ratio_to_a: pairedRatio(s, base, (x) => x.p99),
         cpu_us_per_request: median(s.map((x) => x.cpu_us ?? NaN)),
         cpu_ratio_to_a: pairedRatio(s, base, (x) => x.cpu_us ?? NaN),
+        // Error tracking's cost: s against the same configuration without Sentry.
+        ...(config === 's' ? { ratio_to_d: pairedRatio(s, samples[`d.${route}`], (x) => x.rps) } : {}),
         runs: s,
       };
       results[route] ??= {} as Record<string, unknown>;
@@ -474,20 +493,96 @@ async function main() {
       );
     }
   }
+  for (const route of Object.keys(routes) as RouteName[]) {
+    const row = (results[route] as Record<string, { ratio_to_d?: number | null }> | undefined)?.s;
+    if (row?.ratio_to_d != null) console.log(`s vs d on ${route}: ${row.ratio_to_d.toFixed(3)} of the throughput without Sentry`);
+  }
   console.log(`\npeak RSS over the whole bench (start-up and all routes): ${order.map((c) => `${c} ${wholePeak[c] ?? 0} MB`).join(', ')}`);
   for (const [config, e] of Object.entries(exported)) {
     console.log(`${config}: the OTLP receiver got ${e.spans} spans for ${e.requests} requests (${(e.spans / e.requests).toFixed(2)} a request)`);
   }
+  if (sentry) console.log(`s: the Sentry receiver got ${sentry.envelopes()} envelopes (the routes measured answer no 5xx)`);
   const scrape = process.env.BENCH_SCRAPE === '0' ? undefined : await scrapeCost();
+  const profile = process.env.BENCH_PROFILE === '0' ? undefined : await profileCost(paths.product, routes.product('profile'));
 
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const file = join(ROOT, 'bench/results/latest.json');
   writeFileSync(
     file,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, peak_rss_per_route: perRoutePeaks, peak_rss_mb_whole_bench: wholePeak, otlp_bytes_received: [...receivers.values()].reduce((n, r) => n + r.bytes(), 0), exported, results, scrape }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, peak_rss_per_route: perRoutePeaks, peak_rss_mb_whole_bench: wholePeak, otlp_bytes_received: [...receivers.values()].reduce((n, r) => n + r.bytes(), 0), exported, results, scrape, profile }, null, 2)}\n`,
   );
   console.log(`\nwrote ${file}`);
   for (const r of receivers.values()) r.server.close();
+  sentry?.server.close();
+}
+
+/** A stand-in for Sentry on loopback: accepts envelopes and counts them. */
+function startSentryReceiver(): Promise<{ server: Server; port: number; envelopes: () => number }> {
+  let envelopes = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      envelopes++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address();
+      resolve({ server, port: typeof a === 'object' && a ? a.port : 0, envelopes: () => envelopes });
+    }),
+  );
+}
+
+const PROFILE_SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 10);
+const PROFILE_ROUNDS = Number(process.env.BENCH_PROFILE_ROUNDS ?? 3);
+
+/**
+ * What a CPU profile costs while it runs: d's configuration, the product read loaded for
+ * PROFILE_SECONDS without a profile, then while POST /admin/profile/cpu takes one of the
+ * same length (.cpuprofile, then pprof with route and trace labels). Paired within each
+ * round, so the machine's drift cancels; the median ratio over the rounds is reported.
+ */
+async function profileCost(path: string, load: { options: string[]; scriptArgs?: string[] }) {
+  const receiver = await startReceiver();
+  const { child, url } = await startServer('d', receiver.port);
+  const ratios: Record<'cpuprofile' | 'pprof', number[]> = { cpuprofile: [], pprof: [] };
+  const sizes: Record<string, number> = {};
+  try {
+    await wrk(`${url}${path}`, WARMUP, load);
+    for (let round = 1; round <= PROFILE_ROUNDS; round++) {
+      const plain = await wrk(`${url}${path}`, PROFILE_SECONDS, load);
+      for (const format of ['cpuprofile', 'pprof'] as const) {
+        const profile = fetch(`${url}/admin/profile/cpu?seconds=${PROFILE_SECONDS}${format === 'pprof' ? '&format=pprof' : ''}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        }).then(async (res) => {
+          if (!res.ok) throw new Error(`profile: ${res.status} ${await res.text()}`);
+          return (await res.arrayBuffer()).byteLength;
+        });
+        const profiled = await wrk(`${url}${path}`, PROFILE_SECONDS, load);
+        sizes[format] = await profile;
+        ratios[format].push(profiled.rps / plain.rps);
+        console.log(
+          `profile round ${round} ${format.padEnd(10)} ${plain.rps.toFixed(0)} req/s without, ${profiled.rps.toFixed(0)} req/s while profiling (${((profiled.rps / plain.rps) * 100).toFixed(1)} %), ${Math.round(sizes[format]! / 1024)} KiB`,
+        );
+      }
+    }
+  } finally {
+    await stopServer(child);
+    receiver.server.close();
+  }
+  const result = {
+    seconds: PROFILE_SECONDS,
+    rounds: PROFILE_ROUNDS,
+    cpuprofile_ratio: Number(median(ratios.cpuprofile).toFixed(3)),
+    pprof_ratio: Number(median(ratios.pprof).toFixed(3)),
+    bytes: sizes,
+  };
+  console.log(
+    `\nthroughput while a ${PROFILE_SECONDS} s CPU profile runs, median of ${PROFILE_ROUNDS} paired rounds: .cpuprofile ${result.cpuprofile_ratio}, pprof ${result.pprof_ratio} of the same server without one`,
+  );
+  return result;
 }
 
 /** BENCH_ROUTES=health,product: only those routes (for quick experiments). */

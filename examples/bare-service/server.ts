@@ -3,12 +3,29 @@
 // call, and gets request ids, JSON logs with trace ids, server spans over OTLP, /metrics
 // and the probes.
 import Fastify from 'fastify';
-import { observability, observabilityServerOptions, tracingRuntime, withSpan } from '../../src/observability/index.ts';
+import {
+  gracefulShutdown,
+  installCrashHandlers,
+  loggerFromEnv,
+  observability,
+  observabilityServerOptions,
+  tracingRuntime,
+  withSpan,
+  type LifecycleState,
+  type Shutdown,
+} from '../../src/observability/index.ts';
 
-const app = Fastify(observabilityServerOptions());
+const logger = loggerFromEnv();
+// Shared with the probes: startup flips `started`, the stop flips `shuttingDown`.
+const lifecycle: LifecycleState = { started: false, shuttingDown: false };
+let shutdown: Shutdown | undefined;
+installCrashHandlers({ log: logger, shutdown: () => shutdown, flushTimeoutMs: 5000 });
+
+const app = Fastify(observabilityServerOptions(logger));
 await app.register(observability, {
   // What readiness means for this service: here, that its (imaginary) upstream answers.
   readiness: [{ name: 'upstream', check: async () => {} }],
+  lifecycle,
 });
 
 app.get<{ Params: { name: string } }>('/hello/:name', async (request) => {
@@ -24,12 +41,17 @@ app.get('/boom', async () => {
 // listenTextResolver: a snake_case event name, like every other line.
 await app.listen({ port: Number(process.env.PORT ?? 3001), host: process.env.HOST ?? '127.0.0.1', listenTextResolver: () => 'server_listening' });
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    void (async () => {
-      await app.close(); // in-flight requests finish
-      await tracingRuntime().shutdown(); // the last spans are exported
-      process.exit(0);
-    })();
-  });
-}
+// SIGTERM/SIGINT: readiness 503, the listener closes, in-flight requests finish, the last
+// spans are exported (bounded), exit 0.
+const tracing = tracingRuntime();
+shutdown = gracefulShutdown({
+  log: logger,
+  state: lifecycle,
+  delayMs: Number(process.env.SHUTDOWN_DELAY_MS ?? 0),
+  timeoutMs: 25_000,
+  flushTimeoutMs: 5000,
+  closeServer: () => app.close(),
+  flush: [{ name: 'traces', flush: async () => (await tracing.shutdown(), true) }],
+});
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void shutdown?.(signal));
+lifecycle.started = true;

@@ -16,3 +16,6 @@ export type { LifecycleState, ReadinessCheck } from './health/health.routes.ts';
 export { createErrorReporting, NO_ERROR_REPORTING, type ErrorContext, type ErrorReporter, type ErrorReporting } from './errors/error-reporting.ts';
 export { withSpan, setActiveAttributes, recordFailure, SpanKind, type Attributes, type Span } from './tracing/tracer.ts';
 export { tracingRuntime, type TracingRuntime } from './tracing/sdk.ts';
+export { gracefulShutdown, type Flushable, type GracefulShutdownOptions, type Shutdown } from './lifecycle/graceful-shutdown.ts';
+export { installCrashHandlers, type CrashHandlerOptions } from './lifecycle/crash-handler.ts';
+export { retryStartup, DEFAULT_STARTUP_RETRY, type StartupRetryOptions } from './lifecycle/startup-retry.ts';

@@ -109,5 +109,7 @@ describe('examples/bare-service adopts the observability layer', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(receiver.spans.some((s) => s.traceId === traceId && s.name === 'GET /hello/:name')).toBe(true);
+    // Through the layer's orderly stop, as Glassbox's own server does.
+    expect(lines().at(-1)).toMatchObject({ message: 'application_stopped', reason: 'SIGTERM', exit_code: 0 });
   });
 });
