@@ -5,6 +5,8 @@ import type { Config } from './config.ts';
 import type { AppLogger } from './observability/logging/logger.ts';
 import { retryStartup, type StartupRetryOptions } from './observability/lifecycle/startup-retry.ts';
 import { createErrorReporting, type ErrorReporter, type ErrorReporting } from './observability/errors/error-reporting.ts';
+import { releaseName } from './observability/errors/release.ts';
+import { createSentryReporter, logErrorTracking } from './observability/errors/sentry-reporter.ts';
 import { createMetrics, DISABLED_METRICS, type Metrics } from './observability/metrics/metrics.ts';
 import { tracingRuntime } from './observability/tracing/sdk.ts';
 import type { Cache } from './platform/cache/cache.ts';
@@ -19,6 +21,7 @@ import { HttpPaymentGateway } from './modules/payments/http-gateway.ts';
 import type { PaymentGateway } from './modules/payments/payment-gateway.ts';
 import { SimulatedPaymentGateway } from './modules/payments/simulated-gateway.ts';
 import { IDEMPOTENCY_CACHE } from './modules/orders/idempotency-cache.ts';
+import packageJson from '../package.json' with { type: 'json' };
 
 export interface Dependencies {
   config: Config;
@@ -106,7 +109,25 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
       })
     : DISABLED_METRICS;
 
-  const errors = createErrorReporting(options.errorReporters ?? [], (reporter, error) => logger.warn({ reporter, error }, 'error_reporter_failed'));
+  // Sentry when SENTRY_DSN is set (its module is loaded only then), unless the caller chose the trackers.
+  let reporters = options.errorReporters;
+  if (!reporters) {
+    reporters = [];
+    if (config.SENTRY_DSN) {
+      const release = releaseName({ name: packageJson.name, version: packageJson.version, ...(config.GIT_COMMIT ? { commit: config.GIT_COMMIT } : {}) });
+      const sentry = await createSentryReporter({
+        dsn: config.SENTRY_DSN,
+        environment: config.SENTRY_ENVIRONMENT ?? config.APP_ENV,
+        ...(release ? { release } : {}),
+        ...(config.SENTRY_TRACES_SAMPLE_RATE !== undefined ? { tracesSampleRate: config.SENTRY_TRACES_SAMPLE_RATE } : {}),
+      });
+      reporters.push(sentry);
+      // Last to close: what the pools' closing logs can still be reported, and the flush is bounded.
+      closers.push({ name: 'sentry', close: async () => void (await sentry.close(config.TELEMETRY_FLUSH_TIMEOUT_MS)) });
+    }
+    logErrorTracking(logger, reporters);
+  }
+  const errors = createErrorReporting(reporters, (reporter, error) => logger.warn({ reporter, error }, 'error_reporter_failed'));
 
   try {
     let url = config.DATABASE_URL;

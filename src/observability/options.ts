@@ -13,9 +13,20 @@ export interface HealthOptions {
   cacheMs?: number;
 }
 
-/** Overload protection (@fastify/under-pressure): past a limit every route but the probes answers 503 with Retry-After. 0 leaves a limit unwatched. */
+/**
+ * Overload protection (@fastify/under-pressure): while a limit is passed, every route but
+ * `/health/*`, `/metrics` and `/admin/*` answers 503 `service_unavailable` with Retry-After
+ * (not reported to error tracking), `/health/ready` answers 503 with the reason under
+ * `checks.pressure`, and `/health/live` stays 200. 0 leaves a limit unwatched; with all three
+ * at 0 nothing is registered. Uses the `memoryUsage` and `isUnderPressure` decorators, so a
+ * service must not register @fastify/under-pressure itself.
+ */
 export interface OverloadOptions {
-  /** MAX_EVENT_LOOP_DELAY_MS; also the threshold of the `event_loop_blocked` warning. Default 1000. */
+  /**
+   * MAX_EVENT_LOOP_DELAY_MS: shedding starts when the *mean* event-loop delay over one sample
+   * interval passes it; a single stall longer than it logs `event_loop_blocked` (warn, delay_ms).
+   * Default 1000.
+   */
   maxEventLoopDelayMs?: number;
   /** MAX_HEAP_USED_MB, in bytes. Default 0 (unwatched). */
   maxHeapUsedBytes?: number;
@@ -23,13 +34,26 @@ export interface OverloadOptions {
   maxRssBytes?: number;
   /** The Retry-After of a 503 under pressure, in seconds. Default 10. */
   retryAfterSeconds?: number;
+  /** How often the event loop, heap and RSS are read (so how fast pressure starts and ends). Default 1000. */
+  sampleIntervalMs?: number;
 }
 
-/** A per-tenant rate limit (@fastify/rate-limit) on the routes that identify a tenant. */
+/**
+ * A per-tenant rate limit (@fastify/rate-limit) on the requests that act for a tenant
+ * (`request.identity`, bound in an onRequest hook); others are not limited. Fixed one-minute
+ * windows; every counted answer carries RateLimit-Limit, RateLimit-Remaining and
+ * RateLimit-Reset, a refusal is 429 `too_many_requests` with Retry-After, counted in
+ * `rate_limited_requests_total{tenant_id}`. A failing store lets requests through (one
+ * `rate_limit_store_failed` warning a minute).
+ */
 export interface RateLimitOptions {
-  /** Requests per tenant per minute (RATE_LIMIT_PER_MINUTE). */
+  /** Requests per tenant per minute (RATE_LIMIT_PER_MINUTE); 0: off. */
   perMinute: number;
-  /** An ioredis client: the count is kept in Redis, so the limit holds across replicas. Default: in memory. */
+  /**
+   * An ioredis client: the count is kept in Redis, so the limit holds across replicas. Give it
+   * fail-fast options (`enableOfflineQueue: false`, `maxRetriesPerRequest: 1`), or a Redis
+   * outage holds requests until ioredis gives up. Default: in memory, per process.
+   */
   redis?: unknown;
 }
 
@@ -71,7 +95,7 @@ export interface ObservabilityOptions {
   slowRequestMs?: number;
   /** Overload protection; `false`: off. Default: on with the defaults of OverloadOptions. */
   overload?: OverloadOptions | false;
-  /** Per-tenant rate limit; default off. */
+  /** Per-tenant rate limit; `false` or absent: off. */
   rateLimit?: RateLimitOptions | false;
   /** Bearer token of the operator endpoints `/admin/*` (ADMIN_TOKEN); unset: they answer 404. */
   adminToken?: string;

@@ -1,7 +1,8 @@
 // The observability layer as one Fastify plugin: `app.register(observability, options)`
 // brings request ids and the request logger's context, the `request_completed` line
 // (with the server options), server spans, HTTP metrics and `GET /metrics`, the probes
-// with the checks the service hands it, 5xx error reporting, and span-loss warnings.
+// with the checks the service hands it, 5xx error reporting, span-loss warnings, load
+// shedding under pressure, a per-tenant rate limit, and `slow_request` lines.
 //
 // Register it first: its onRoute hook wraps the handlers of routes registered after it
 // (so they run inside their span), and its hooks come before the service's own.
@@ -17,6 +18,12 @@ import { isObservabilityLogger } from './logging/logger.ts';
 import { httpMetrics } from './metrics/http-metrics.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import type { ObservabilityOptions } from './options.ts';
+import { DEFAULT_SLOW_REQUEST_MS, slowRequestLog } from './logging/slow-request.ts';
+import { overloadProtection, pressureReadinessCheck } from './overload/overload-protection.ts';
+import { resolveOverload } from './overload/pressure.ts';
+import { tenantRateLimit } from './rate-limit/tenant-rate-limit.ts';
+import { adminRoutes } from './profiling/admin-routes.ts';
+import { profileLabels } from './profiling/profile-labels.ts';
 import { httpServerSpans } from './tracing/http-server-spans.ts';
 import { tracingRuntime } from './tracing/sdk.ts';
 import { watchTelemetryLoss } from './tracing/telemetry-loss-watch.ts';
@@ -55,7 +62,26 @@ export const observability = fp(
       if (lifecycle.shuttingDown) void reply.header('connection', 'close');
       done(null, payload);
     });
-    await app.register(healthRoutes, { checks: options.readiness ?? [], state: lifecycle });
+
+    // After the request-id, span and metrics hooks, so a shed 503 or a 429 still carries its
+    // x-request-id, its span and its count. Each registers nothing when off.
+    const overload = resolveOverload(options.overload);
+    if (overload) await app.register(overloadProtection, { limits: overload });
+    if (options.rateLimit && options.rateLimit.perMinute > 0) {
+      await app.register(tenantRateLimit, { ...options.rateLimit, ...(metrics ? { metrics } : {}) });
+    }
+    const slowRequestMs = options.slowRequestMs ?? DEFAULT_SLOW_REQUEST_MS;
+    if (slowRequestMs > 0) await app.register(slowRequestLog, { thresholdMs: slowRequestMs });
+
+    const checks = [...(options.readiness ?? []), ...(overload ? [pressureReadinessCheck(app, overload)] : [])];
+    await app.register(healthRoutes, { checks, state: lifecycle, ...options.health });
+
+    // Operator endpoints, only with a token (unknown routes, 404, otherwise); the label hook
+    // (route and trace id on pprof samples) only where a profile can be asked for.
+    if (options.adminToken) {
+      await app.register(profileLabels);
+      await app.register(adminRoutes, { token: options.adminToken });
+    }
 
     const interval = options.telemetryLossIntervalMs ?? 60_000;
     if (runtime.enabled && interval > 0) {

@@ -10,6 +10,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The error Fastify's onError hook saw for this request, if any. */
     observedError: Error | undefined;
+    /** Set by a hook whose 5xx is deliberate (load shedding's 503): not reported. */
+    skipErrorReport: boolean;
   }
 }
 
@@ -50,6 +52,7 @@ export const errorHooks = fp(
   async function errorHooksPlugin(app: FastifyInstance, opts: { reporting: ErrorReporting }) {
     const { reporting } = opts;
     app.decorateRequest('observedError', undefined);
+    app.decorateRequest('skipErrorReport', false);
     // No tracker listening: no hooks, so a service without one pays nothing per request.
     if (!reporting.active) return;
     app.addHook('onError', (request: FastifyRequest, _reply: FastifyReply, error: Error, done: () => void) => {
@@ -57,7 +60,7 @@ export const errorHooks = fp(
       done();
     });
     app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      if (reply.statusCode >= 500 && (request.routeOptions.config as RouteReporting | undefined)?.reportErrors !== false) {
+      if (reply.statusCode >= 500 && !request.skipErrorReport && (request.routeOptions.config as RouteReporting | undefined)?.reportErrors !== false) {
         const context = requestErrorContext(request, reply);
         reporting.report(request.observedError ?? new ServerErrorResponse(reply.statusCode, context.route ?? 'unmatched'), context);
       }

@@ -1,61 +1,58 @@
 // Liveness, readiness and startup probes (CONTRACT "HTTP surface").
-//  live    – the process runs and the event loop answers.
-//  ready   – every dependency answers within its timeout; 503 once shutdown began.
+//  live    – the process runs and the event loop answers: a constant, no dependency, nothing
+//            shared awaited, so overload or a sick database never turns it into a restart loop.
+//  ready   – every dependency answers within its timeout (readiness.ts: one round in flight,
+//            its result reused); 503 `shutting_down` at once once shutdown began.
 //  startup – 503 until migrations ran and dependencies answered once.
+// Probes are untraced (a span every few seconds per pod says nothing), logged only at warn
+// and above, never reported as errors, and still counted in the HTTP metrics.
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
+import { createReadiness, type ReadinessCheck } from './readiness.ts';
 
-export interface ReadinessCheck {
-  name: string;
-  /** Resolves when healthy, rejects with a short reason otherwise; or 'disabled'. */
-  check: () => Promise<void | 'disabled'>;
-}
+export type { ReadinessCheck } from './readiness.ts';
 
 export interface LifecycleState {
   started: boolean;
   shuttingDown: boolean;
 }
 
-const CHECK_TIMEOUT_MS = 2000;
-
-async function runCheck(c: ReadinessCheck): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const outcome = await Promise.race([
-      c.check(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timeout after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
-      }),
-    ]);
-    return outcome === 'disabled' ? 'disabled' : 'ok';
-  } catch (error) {
-    // The reason is for operators; keep it short and free of connection strings.
-    const message = ((error as Error).message || 'failed').replace(/\w+:\/\/\S+/g, '<url>').slice(0, 200);
-    return `error: ${message}`;
-  } finally {
-    clearTimeout(timer);
-  }
+export interface HealthRoutesOptions {
+  checks: ReadinessCheck[];
+  state: LifecycleState;
+  /** Each check's bound; default 1000. */
+  checkTimeoutMs?: number;
+  /** How long one round's result is reused; default 1000. */
+  cacheMs?: number;
 }
 
 const Checks = Type.Record(Type.String(), Type.String());
 const Probe = Type.Object({ status: Type.String(), checks: Type.Optional(Checks) });
 
-export async function healthRoutes(app: FastifyInstance, opts: { checks: ReadinessCheck[]; state: LifecycleState }) {
+const LIVE = { status: 'ok' } as const;
+
+export async function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptions) {
+  const readiness = createReadiness(opts.checks, { checkTimeoutMs: opts.checkTimeoutMs ?? 1000, cacheMs: opts.cacheMs ?? 1000 });
   const schema = (summary: string) => ({ tags: ['health'], summary, response: { 200: Probe, 503: Probe } });
+  // untraced: read once by the span plugin when the route is added. reportErrors: a probe's
+  // 503 is its answer, not a failure to page on.
+  const probe = { logLevel: 'warn', config: { untraced: true, reportErrors: false } } as const;
 
-  app.get('/health/live', { schema: schema('Liveness: the process is running'), logLevel: 'warn' }, async () => ({ status: 'ok' }));
+  app.get('/health/live', { schema: schema('Liveness: the process is running'), ...probe }, async () => LIVE);
 
-  app.get('/health/ready', { schema: schema('Readiness: dependencies answer'), logLevel: 'warn', config: { reportErrors: false } }, async (_request, reply) => {
-    const results = await Promise.all(opts.checks.map(async (c) => [c.name, await runCheck(c)] as const));
-    const checks = Object.fromEntries(results);
+  app.get('/health/ready', { schema: schema('Readiness: dependencies answer'), ...probe }, async (_request, reply) => {
+    if (opts.state.shuttingDown) {
+      // At once: no new checks, no wait on a round that may hang; the last round's detail if any.
+      const last = readiness.last();
+      return reply.code(503).send(last ? { status: 'shutting_down', checks: last.checks } : { status: 'shutting_down' });
+    }
+    const { healthy, checks } = await readiness.current();
+    // Shutdown may have begun while the round ran: it wins.
     if (opts.state.shuttingDown) return reply.code(503).send({ status: 'shutting_down', checks });
-    const healthy = results.every(([, r]) => r === 'ok' || r === 'disabled');
     return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ready' : 'not_ready', checks });
   });
 
-  app.get(
-    '/health/startup',
-    { schema: schema('Startup: migrations ran and dependencies answered once'), logLevel: 'warn', config: { reportErrors: false } },
-    async (_request, reply) => (opts.state.started ? { status: 'started' } : reply.code(503).send({ status: 'starting' })),
+  app.get('/health/startup', { schema: schema('Startup: migrations ran and dependencies answered once'), ...probe }, async (_request, reply) =>
+    opts.state.started ? { status: 'started' } : reply.code(503).send({ status: 'starting' }),
   );
 }

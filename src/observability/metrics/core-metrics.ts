@@ -1,7 +1,8 @@
 // The series every service gets, whatever else it has: RED (http_requests_total,
 // http_request_duration_seconds, http_requests_in_flight), authenticated calls per tenant
-// (api_calls_total) and active_users. The Fastify hooks that feed them are http-metrics.ts.
-import { Gauge, type OpenMetricsContentType, type Registry } from 'prom-client';
+// (api_calls_total), active_users, and the rate limit's refusals per tenant
+// (rate_limited_requests_total). The Fastify hooks that feed them are http-metrics.ts.
+import { Counter, Gauge, type OpenMetricsContentType, type Registry } from 'prom-client';
 import { BoundedLabel } from './bounded-label.ts';
 import { TwoLabelCounter } from './lean-counter.ts';
 import type { Metrics } from './metrics-types.ts';
@@ -12,7 +13,7 @@ export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
 /** Distinct users seen within this window make `active_users`. */
 export const ACTIVE_USERS_WINDOW_MS = 15 * 60 * 1000;
 
-export type CoreMetrics = Pick<Metrics, 'requestStarted' | 'requestFinished' | 'apiCall' | 'userSeen'>;
+export type CoreMetrics = Pick<Metrics, 'requestStarted' | 'requestFinished' | 'apiCall' | 'userSeen' | 'rateLimited'>;
 
 export function coreMetrics(registry: Registry<OpenMetricsContentType>, options: { maxTenants: number; now: () => number }): CoreMetrics {
   const registers = [registry];
@@ -36,6 +37,17 @@ export function coreMetrics(registry: Registry<OpenMetricsContentType>, options:
   const apiCalls = new TwoLabelCounter(['tenant_id', 'endpoint']);
   apiCalls.register(registry, 'api_calls_total', 'API calls whose tenant is known (a verified token, or a successful login), by tenant and route template.');
   const apiCallTenants = new BoundedLabel(options.maxTenants);
+
+  // Only refusals touch it, so prom-client's own Counter is cheap enough. Its tenant cap is its
+  // own too: a tenant hammering the API after the cap filled still shows, as `other`. No
+  // series until the first refusal (there is no tenant to put at 0); `sum(…) or vector(0)`.
+  const rateLimited = new Counter({
+    name: 'rate_limited_requests_total',
+    help: 'Requests refused with 429 by the per-tenant API rate limit, by tenant.',
+    labelNames: ['tenant_id'],
+    registers,
+  });
+  const rateLimitedTenants = new BoundedLabel(options.maxTenants);
 
   const lastSeen = new Map<string, number>();
   let lastPrune = now();
@@ -67,6 +79,7 @@ export function coreMetrics(registry: Registry<OpenMetricsContentType>, options:
       requestStats.record(method, endpoint, status, seconds, traceId);
     },
     apiCall: (tenantId, endpoint) => apiCalls.inc(apiCallTenants.value(tenantId), endpoint),
+    rateLimited: (tenantId) => rateLimited.inc({ tenant_id: rateLimitedTenants.value(tenantId) }),
     userSeen(userId) {
       const at = now();
       // Re-inserted at the end, so the map stays ordered by last sight; a user seen again

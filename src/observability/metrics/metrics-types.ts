@@ -36,6 +36,8 @@ export interface Metrics {
   requestFinished(method: string, endpoint: string, status: number, seconds: number, traceId?: string): void;
   apiCall(tenantId: string, endpoint: string): void;
   userSeen(userId: string): void;
+  /** A request refused by the per-tenant rate limit (rate_limited_requests_total{tenant_id}). */
+  rateLimited(tenantId: string): void;
   // Database and cache (no-ops without those groups)
   queryFinished(operation: string, seconds: number): void;
   slowQuery(): void;

@@ -39,6 +39,7 @@ export const DISABLED_METRICS: Metrics = {
   requestFinished: noop,
   apiCall: noop,
   userSeen: noop,
+  rateLimited: noop,
   queryFinished: noop,
   slowQuery: noop,
   cacheLookup: noop,
