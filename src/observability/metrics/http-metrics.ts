@@ -48,8 +48,9 @@ export const httpMetrics = fp(
       done();
     });
 
-    // Scraped every few seconds: logged only when it fails, like the probes.
-    app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (request, reply) => {
+    // Scraped every few seconds: logged only when it fails and not traced, like the probes
+    // (a span per scrape would be noise in every trace search).
+    app.get('/metrics', { schema: { hide: true }, logLevel: 'warn', config: { untraced: true } }, async (request, reply) => {
       const format = formatFor(request.headers.accept);
       const body = await metrics.render(format);
       return reply.header('content-type', CONTENT_TYPES[format]).header('cache-control', 'no-store').send(body);
