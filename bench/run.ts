@@ -253,7 +253,7 @@ async function startServer(config: ConfigName, receiverPort?: number, sentryPort
     // would bill that configuration for an earlier one's orders.
     ORDER_RECONCILE_AFTER_SECONDS: '86400',
     // The per-tenant rate limit runs (its cost is measured) but never refuses: one tenant sends everything.
-    RATE_LIMIT_PER_MINUTE: '100000000',
+    RATE_LIMIT_PER_MINUTE: '10000000',
     // The admin endpoints (the profile cost is measured through them); routes only, no per-request hook.
     ADMIN_TOKEN,
     ...(sentryPort ? { SENTRY_DSN: `http://public@127.0.0.1:${sentryPort}/1` } : {}),

@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   const logger = processLogger(config);
   const state: LifecycleState = { started: false, shuttingDown: false };
   let deps: Dependencies | undefined;
-  let shutdown: Shutdown | undefined;
+  // Set once the server exists; the crash handler reads it through the closure before then.
+  let shutdown: Shutdown | undefined = undefined;
   installCrashHandlers({ log: logger, errors: () => deps?.errors, shutdown: () => shutdown, flushTimeoutMs: config.TELEMETRY_FLUSH_TIMEOUT_MS });
 
   logger.info({ version: packageJson.version, app_env: config.APP_ENV, node_version: process.version, pid: process.pid }, 'application_starting');

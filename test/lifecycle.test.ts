@@ -64,7 +64,7 @@ describe(`lifecycle of the server process (${backend})`, () => {
     expect(await json(`${server.url}/health/startup`)).toMatchObject({ status: 200, body: { status: 'started' } });
     const ready = await json(`${server.url}/health/ready`);
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: 'ready', checks: { database: 'ok', redis: process.env.REDIS_URL ? 'ok' : 'disabled' } });
+    expect(ready.body).toEqual({ status: 'ready', checks: { database: 'ok', redis: process.env.REDIS_URL ? 'ok' : 'disabled', pressure: 'ok' } });
 
     const slug = `life-${Date.now().toString(36)}`;
     const signup = await json(`${server.url}/api/tenants`, {

@@ -4,6 +4,7 @@
 // and the probes.
 import Fastify from 'fastify';
 import {
+  errorReportingFromEnv,
   gracefulShutdown,
   installCrashHandlers,
   loggerFromEnv,
@@ -18,14 +19,18 @@ import {
 const logger = loggerFromEnv();
 // Shared with the probes: startup flips `started`, the stop flips `shuttingDown`.
 const lifecycle: LifecycleState = { started: false, shuttingDown: false };
-let shutdown: Shutdown | undefined;
-installCrashHandlers({ log: logger, shutdown: () => shutdown, flushTimeoutMs: 5000 });
+// Set once the server exists; the crash handler reads it through the closure before then.
+let shutdown: Shutdown | undefined = undefined;
+// Sentry when SENTRY_DSN is set (every 5xx and crash, once); otherwise nothing is loaded.
+const errors = await errorReportingFromEnv(logger);
+installCrashHandlers({ log: logger, errors: () => errors, shutdown: () => shutdown, flushTimeoutMs: 5000 });
 
 const app = Fastify(observabilityServerOptions(logger));
 await app.register(observability, {
   // What readiness means for this service: here, that its (imaginary) upstream answers.
   readiness: [{ name: 'upstream', check: async () => {} }],
   lifecycle,
+  errors,
 });
 
 app.get<{ Params: { name: string } }>('/hello/:name', async (request) => {
@@ -51,7 +56,10 @@ shutdown = gracefulShutdown({
   timeoutMs: 25_000,
   flushTimeoutMs: 5000,
   closeServer: () => app.close(),
-  flush: [{ name: 'traces', flush: async () => (await tracing.shutdown(), true) }],
+  flush: [
+    { name: 'traces', flush: async () => (await tracing.shutdown(), true) },
+    { name: 'errors', flush: async (timeoutMs) => (await errors.flush(timeoutMs)).length === 0 },
+  ],
 });
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void shutdown?.(signal));
 lifecycle.started = true;

@@ -20,7 +20,7 @@ import { createMetrics } from './metrics/metrics.ts';
 import type { ObservabilityOptions } from './options.ts';
 import { DEFAULT_SLOW_REQUEST_MS, slowRequestLog } from './logging/slow-request.ts';
 import { overloadProtection, pressureReadinessCheck } from './overload/overload-protection.ts';
-import { resolveOverload } from './overload/pressure.ts';
+import { PressureGate, resolveOverload } from './overload/pressure.ts';
 import { tenantRateLimit } from './rate-limit/tenant-rate-limit.ts';
 import { adminRoutes } from './profiling/admin-routes.ts';
 import { profileLabels } from './profiling/profile-labels.ts';
@@ -65,8 +65,9 @@ export const observability = fp(
 
     // After the request-id, span and metrics hooks, so a shed 503 or a 429 still carries its
     // x-request-id, its span and its count. Each registers nothing when off.
-    const overload = resolveOverload(options.overload);
-    if (overload) await app.register(overloadProtection, { limits: overload });
+    const limits = resolveOverload(options.overload);
+    const overload = limits && new PressureGate(limits);
+    if (overload) await app.register(overloadProtection, { gate: overload });
     if (options.rateLimit && options.rateLimit.perMinute > 0) {
       await app.register(tenantRateLimit, { ...options.rateLimit, ...(metrics ? { metrics } : {}) });
     }

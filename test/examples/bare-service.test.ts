@@ -97,7 +97,7 @@ describe('examples/bare-service adopts the observability layer', () => {
     const live = await fetch(`${url}/health/live`);
     expect([live.status, await live.json()]).toEqual([200, { status: 'ok' }]);
     const ready = await fetch(`${url}/health/ready`);
-    expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', checks: { upstream: 'ok' } }]);
+    expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', checks: { upstream: 'ok', pressure: 'ok' } }]);
     const startup = await fetch(`${url}/health/startup`);
     expect(startup.status).toBe(200);
   });

@@ -20,6 +20,8 @@ export interface Envelope {
   items: EnvelopeItem[];
   /** The envelope's bytes as received (after gunzip): what secrets must not be found in. */
   raw: Buffer;
+  /** When it arrived (Date.now()), to order it against a child process's log lines. */
+  receivedAt: number;
 }
 
 /** The parts of an error event the tests read. */
@@ -85,7 +87,7 @@ export function decodeEnvelope(raw: Buffer, url = ''): Envelope {
     }
     items.push({ type: String(itemHeaders.type), headers: itemHeaders, payload: json(payload) });
   }
-  return { url, headers, items, raw };
+  return { url, headers, items, raw, receivedAt: Date.now() };
 }
 
 export async function startSentryReceiver(options: { hang?: boolean; project?: string } = {}): Promise<SentryReceiver> {

@@ -97,6 +97,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     JWT_SECRET: TEST_JWT_SECRET,
     // Load tests send thousands of requests for one tenant; the rate limit's own tests set it low.
     RATE_LIMIT_PER_MINUTE: '1000000',
+    // Load shedding off: a test machine running several suites at once lags past 1 s now and
+    // then, and a shed 503 would fail a test about something else. The overload tests set it.
+    MAX_EVENT_LOOP_DELAY_MS: '0',
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...options.env,

@@ -1,7 +1,7 @@
 // The operator endpoints' gate: off (404) without ADMIN_TOKEN; 401 without the right bearer
 // token; one profile at a time (409); parameters validated (400) with the CONTRACT's error
 // body; every call logged with who and what, never the token; absent from the public API
-// reference.
+// reference; a profile in progress does not hold the server's close.
 import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +67,10 @@ describe(`/admin/* (${backend})`, () => {
       expect(res.statusCode, url).toBe(400);
       expect(res.json(), url).toMatchObject({ error: 'validation_error', request_id: res.headers['x-request-id'] });
     }
+    // Refused calls are logged too, with what was asked.
+    const invalid = on.logs.find('admin_request_invalid');
+    expect(invalid.map((l) => (l.query as { seconds?: unknown }).seconds)).toEqual(expect.arrayContaining([0, 61, 'abc']));
+    expect(invalid[0]).toMatchObject({ level: 'warn', endpoint: '/admin/profile/cpu', client_ip: '127.0.0.1', reason: expect.stringContaining('seconds') });
     const cpuRoute = await on.app.inject({ method: 'POST', url: '/admin/profile/cpu?seconds=1&route=/api/orders', headers: auth });
     expect(cpuRoute.statusCode).toBe(400);
     expect(cpuRoute.json().message).toMatch(/format=pprof/);
@@ -87,6 +91,23 @@ describe(`/admin/* (${backend})`, () => {
     const asked = on.logs.find('admin_request').filter((l) => l.user_agent === 'oncall-laptop');
     expect(asked[0]).toMatchObject({ level: 'info', endpoint: '/admin/profile/cpu', client_ip: '127.0.0.1', query: { seconds: 2, format: 'cpuprofile' } });
     expect(on.logs.raw.join('\n')).not.toContain(ADMIN_TOKEN);
+  });
+
+  it('ends a profile in progress early when the server closes, and sends what it sampled', { timeout: 20_000 }, async () => {
+    const logs = new LogCapture();
+    const app = Fastify(observabilityServerOptions(createLogger({ level: 'info', format: 'json', destination: logs })));
+    await app.register(observability, { metrics: false, overload: false, adminToken: ADMIN_TOKEN });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    const profile = fetch(`${base}/admin/profile/cpu?seconds=60`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    for (let i = 0; i < 100 && logs.find('admin_request').length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    // Without the early end, close() would wait for the 60 s profile, past this test's timeout.
+    // The body is read meanwhile, as any client does: close() waits for it to be sent.
+    const read = profile.then(async (res) => ({ status: res.status, body: (await res.json()) as { startTime: number; endTime: number } }));
+    const [{ status, body }] = await Promise.all([read, app.close()]);
+    expect(status).toBe(200);
+    const { startTime, endTime } = body;
+    expect((endTime - startTime) / 1e6).toBeLessThan(60);
+    expect(logs.find('admin_profile_taken')).toMatchObject([{ profile: 'cpu cpuprofile', ended_early: 'server_closing' }]);
   });
 
   it('keeps the admin endpoints out of the public API reference', async () => {

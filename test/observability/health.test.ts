@@ -176,7 +176,19 @@ describe('the readiness round', () => {
     await Promise.all(second);
   });
 
-  it('bounds each check by the timeout, runs the checks concurrently, and fails only the check that failed', async () => {
+  it('runs the checks of a round concurrently: each is called before any has answered', async () => {
+    const db = controlledCheck('database');
+    const redis = controlledCheck('redis');
+    const readiness = createReadiness([db.check, redis.check], { checkTimeoutMs: 60_000, cacheMs: 0 });
+    const round = readiness.current();
+    await sleep(1);
+    expect([db.check.calls, redis.check.calls]).toEqual([1, 1]);
+    redis.settle();
+    db.fail(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+    expect(await round).toEqual({ healthy: false, checks: { database: 'error: connect ECONNREFUSED 127.0.0.1:5432', redis: 'ok' } });
+  });
+
+  it('bounds each check by the timeout, and fails only the check that failed', async () => {
     const hung = controlledCheck('database');
     const throwsSync: ReadinessCheck = {
       name: 'broken',

@@ -2,7 +2,8 @@
 // app on a loopback port: the .cpuprofile parses and holds the product route's own frames;
 // the pprof gunzips and decodes with pprof-format, its samples labelled with the route
 // template and (all requests being sampled here) trace ids; `route=` keeps only that
-// route's samples; the heap profile, in both formats, and the streamed heap snapshot parse.
+// route's samples; the heap profile, in both formats, and the streamed heap snapshot parse;
+// a profile's deliberate seconds are no slow_request.
 import { gunzipSync } from 'node:zlib';
 import { Profile } from 'pprof-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,8 +146,11 @@ describe(`profiles of the live process under load (${backend})`, () => {
     expect(snapshot.strings).toContain('Database');
   });
 
-  it('logs each profile taken, with what and how long', async () => {
+  it('logs each profile taken, with what and how long, and no slow_request for it', async () => {
     const taken = t.logs.find('admin_profile_taken').map((l) => l.profile);
     expect(taken).toEqual(expect.arrayContaining(['cpu cpuprofile', 'cpu pprof', 'heap heapprofile', 'heap pprof', 'heap snapshot']));
+    // A 2 s profile is slow by design: past SLOW_REQUEST_MS (1 s here), yet no slow_request.
+    expect(t.logs.find('request_completed').filter((l) => String(l.path).startsWith('/admin/') && Number(l.duration_ms) > 1000).length).toBeGreaterThan(0);
+    expect(t.logs.find('slow_request').filter((l) => String(l.route).startsWith('/admin/'))).toEqual([]);
   });
 });

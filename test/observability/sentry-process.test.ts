@@ -5,9 +5,10 @@
 //   flushed before the process exits 1; no planted secret is in the bytes sent;
 // - SENTRY_TRACES_SAMPLE_RATE turns Sentry's own tracing on (spans arrive, redacted) and
 //   the error still carries our trace's ids; without it none of Sentry's tracing runs;
-// - without SENTRY_DSN no module of @sentry/* is ever loaded.
+// - without SENTRY_DSN no module of @sentry/* is ever loaded;
+// - a service adopting the layer (examples/bare-service) gets the same from its environment.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,11 +73,15 @@ async function orderWhileGatewayIsDown(server: ChildServer, extra: { query?: str
   const product = await post('/api/products', { name: 'Widget', price_cents: 500, stock: 5 }, { authorization: `Bearer ${token}` });
   expect(product.status).toBe(201);
   const productId = ((await product.json()) as { id: string }).id;
-  const order = await post(`/api/orders${extra.query ?? ''}`, { items: [{ product_id: productId, quantity: 1 }] }, {
-    authorization: `Bearer ${token}`,
-    'idempotency-key': randomUUID(),
-    ...extra.headers,
-  });
+  const order = await post(
+    `/api/orders${extra.query ?? ''}`,
+    { items: [{ product_id: productId, quantity: 1 }] },
+    {
+      authorization: `Bearer ${token}`,
+      'idempotency-key': randomUUID(),
+      ...extra.headers,
+    },
+  );
   expect(order.status).toBe(503);
   const traceId = (order.headers.get('traceresponse') ?? '').split('-')[1];
   return { token, tenantId: tenant.id, userId: user.id, traceId, requestId: order.headers.get('x-request-id') };
@@ -97,7 +102,12 @@ describe(`Sentry in the server process (${backend})`, () => {
     try {
       const server = await start(
         'crash',
-        { SENTRY_DSN: receiver.dsn, PAYMENT_GATEWAY_URL: `http://127.0.0.1:${await freePort()}`, PAYMENT_GATEWAY_TIMEOUT_MS: '1000', CRASH_SECRET: crashSecret },
+        {
+          SENTRY_DSN: receiver.dsn,
+          PAYMENT_GATEWAY_URL: `http://127.0.0.1:${await freePort()}`,
+          PAYMENT_GATEWAY_TIMEOUT_MS: '1000',
+          CRASH_SECRET: crashSecret,
+        },
         [...fixture('module-probe.ts'), ...fixture('crash-on-signal.ts')],
       );
       expect(server.lines().find((l) => l.message === 'application_started')).toMatchObject({ error_tracking: 'on' });
@@ -116,6 +126,9 @@ describe(`Sentry in the server process (${backend})`, () => {
       server.child.kill('SIGUSR2'); // the fixture throws from a timer
       expect((await server.exited).code).toBe(1);
       expect(server.lines().find((l) => l.message === 'uncaught_exception')).toMatchObject({ level: 'fatal' });
+      // The exit went through the orderly shutdown, not a bare process.exit.
+      const stopped = server.lines().find((l) => l.message === 'application_stopped');
+      expect(stopped).toMatchObject({ reason: 'uncaught_exception', exit_code: 1 });
       const events = receiver.events();
       expect(events).toHaveLength(2);
       expect(events[1]).toMatchObject({
@@ -123,6 +136,12 @@ describe(`Sentry in the server process (${backend})`, () => {
         tags: { source: 'crash' },
         exception: { values: [{ value: 'background refresh failed: token=[REDACTED]', mechanism: { type: 'glassbox.crash', handled: false } }] },
       });
+      // Received while the process still ran: before its last line, not lost to the exit.
+      const crashEnvelope = receiver.envelopes.find((e) => e.items.some((i) => i.type === 'event' && (i.payload as { level?: string }).level === 'fatal'));
+      expect(crashEnvelope!.receivedAt).toBeLessThanOrEqual(Date.parse(String(stopped!.timestamp)));
+      // Thrown outside any span: no trace id at all, rather than one Sentry made up that no trace has.
+      expect(events[1]!.contexts?.trace).toBeUndefined();
+      expect(crashEnvelope!.headers.trace).toBeUndefined();
       expectNoSecret(receiver, [crashSecret, order.token]);
       // Without SENTRY_TRACES_SAMPLE_RATE none of Sentry's tracing ran.
       expect(events[0]!.sdk?.integrations).not.toContain('Http');
@@ -168,5 +187,39 @@ describe(`Sentry in the server process (${backend})`, () => {
     server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
     expect(probeLine(server)).toMatchObject({ sentry_modules: 0 });
+  });
+
+  it('gives a service adopting the layer Sentry from its environment (errorReportingFromEnv), with its own release', { timeout: 60_000 }, async () => {
+    const receiver = await startSentryReceiver();
+    const commit = '0123456789abcdef0123456789abcdef01234567';
+    try {
+      const dir = join(ROOT, 'examples', 'bare-service');
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; version: string; scripts: { start: string } };
+      const server = await startChildServer(
+        { SENTRY_DSN: receiver.dsn, APP_ENV: 'staging', GIT_COMMIT: commit, OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
+        { args: pkg.scripts.start.split(/\s+/).slice(1), cwd: dir },
+      );
+      started.push(server);
+      await server.waitForLine('server_listening', 30_000);
+      const release = `${pkg.name}@${pkg.version}+${commit}`;
+      expect(server.lines().find((l) => l.message === 'error_tracking_enabled')).toMatchObject({ trackers: ['sentry'], environment: 'staging', release });
+
+      const res = await fetch(`${server.url}/boom`, { headers: { 'x-request-id': 'bare-boom-1' } });
+      expect(res.status).toBe(500);
+      const traceId = res.headers.get('traceresponse')?.split('-')[1];
+      const [event] = await receiver.waitForEvents(1);
+      expect(event).toMatchObject({
+        release,
+        environment: 'staging',
+        tags: { source: 'request', route: '/boom', request_id: 'bare-boom-1', status_code: '500' },
+        contexts: { trace: { trace_id: traceId } },
+        exception: { values: [{ value: 'something broke' }] },
+      });
+      server.child.kill('SIGTERM');
+      expect((await server.exited).code).toBe(0);
+      expect(receiver.events()).toHaveLength(1);
+    } finally {
+      await receiver.close();
+    }
   });
 });

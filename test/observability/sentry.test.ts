@@ -3,13 +3,9 @@
 // arrives once, with the request's ids, route template, release, environment and the trace
 // and span ids of the server span that was exported over OTLP; no planted secret is in the
 // bytes sent; a 4xx never arrives; a failed job arrives once; a Sentry that is down or
-// stuck never holds a request and its flush stays bounded. In child processes (the server
-// as `npm start` runs it): a crash arrives once before the exit, Sentry's own tracing runs
-// only with SENTRY_TRACES_SAMPLE_RATE, and without SENTRY_DSN `@sentry/node` is never loaded.
+// stuck never holds a request and its flush stays bounded. The server process itself (crash,
+// SENTRY_TRACES_SAMPLE_RATE, no DSN) is sentry-process.test.ts's.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { context, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindRequestIdentity } from '../../src/observability/logging/request-logging.ts';
@@ -18,7 +14,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import { bearer, createProduct, signup } from '../helpers/api.ts';
 import { freePort } from '../helpers/child-server.ts';
 import { eventually, startOtlpReceiver } from '../helpers/otlp-receiver.ts';
-import { startSentryReceiver, type SentryEvent, type SentryReceiver } from '../helpers/sentry-receiver.ts';
+import { startSentryReceiver, type SentryReceiver } from '../helpers/sentry-receiver.ts';
 import { backend, startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { startTestTracing, traceIdOf } from '../helpers/tracing.ts';
 
@@ -39,7 +35,6 @@ const PLANTED = {
   job: `job-${randomUUID()}`,
 };
 const COMMIT = 'abcdef0123456789abcdef0123456789abcdef01';
-const closedDsn = async () => `http://publickey@127.0.0.1:${await freePort()}/1`;
 /** `work`, or a rejection naming `what` once `ms` passed (a bounded wait, not a speed check). */
 function bounded<T>(what: string, work: Promise<T>, ms = 10_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -125,7 +120,11 @@ describe(`Sentry error tracking, in process (${backend})`, () => {
       user: { id: 'user-7' },
     });
     expect(Object.keys(event.user!)).toEqual(['id']);
-    expect(event.exception?.values?.[0]).toMatchObject({ type: 'Error', value: 'charge failed: password=[REDACTED]', mechanism: { type: 'glassbox.request', handled: true } });
+    expect(event.exception?.values?.[0]).toMatchObject({
+      type: 'Error',
+      value: 'charge failed: password=[REDACTED]',
+      mechanism: { type: 'glassbox.request', handled: true },
+    });
 
     // The event's trace context is the server span's, and that span reached the OTLP receiver.
     const traceId = traceIdOf(res.headers);
@@ -154,7 +153,12 @@ describe(`Sentry error tracking, in process (${backend})`, () => {
     receiver.envelopes.length = 0;
     const key = randomUUID();
     const order = (quantity: number) =>
-      t.app.inject({ method: 'POST', url: '/api/orders', headers: { ...bearer(owner.token), 'idempotency-key': key }, payload: { items: [{ product_id: product.id, quantity }] } });
+      t.app.inject({
+        method: 'POST',
+        url: '/api/orders',
+        headers: { ...bearer(owner.token), 'idempotency-key': key },
+        payload: { items: [{ product_id: product.id, quantity }] },
+      });
     const unavailable = await order(1);
     expect(unavailable.statusCode).toBe(503);
     expect(await t.deps.errors.flush(5000)).toEqual([]);
@@ -239,7 +243,7 @@ describe(`Sentry error tracking, in process (${backend})`, () => {
   it('answers every request as usual while Sentry is down, and its flush returns within its bound', async () => {
     await receiver.close(); // the DSN's port now refuses connections
     await requestsStillAnswer('down');
-    const failed = await bounded('flush against a Sentry that is down', t.deps.errors.flush(300), 5000);
-    expect(Array.isArray(failed)).toBe(true);
+    // Refused connections fail at once: nothing is left waiting, so the flush succeeds well within its bound.
+    expect(await bounded('flush against a Sentry that is down', t.deps.errors.flush(2000), 5000)).toEqual([]);
   });
 });

@@ -99,4 +99,26 @@ describe('slow_request threshold in a service of its own', () => {
       }
     });
   }
+
+  it('never logs it for the probes: a readiness round waiting on a slow check is slow by design', async () => {
+    const logs = new LogCapture();
+    const app = Fastify(observabilityServerOptions(createLogger({ level: 'info', format: 'json', destination: logs })));
+    const slowCheck = { name: 'upstream', check: () => sleep(40) };
+    await app.register(observability, { tracing: false, overload: false, slowRequestMs: 10, readiness: [slowCheck], health: { cacheMs: 0 } });
+    app.get('/slow', async () => {
+      await sleep(40);
+      return { ok: true };
+    });
+    try {
+      const ready = await app.inject('/health/ready');
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json()).toEqual({ status: 'ready', checks: { upstream: 'ok' } });
+      expect(logs.find('slow_request')).toEqual([]);
+      // The same wait in an API route is a slow request.
+      await app.inject('/slow');
+      expect(logs.find('slow_request').map((l) => l.route)).toEqual(['/slow']);
+    } finally {
+      await app.close();
+    }
+  });
 });

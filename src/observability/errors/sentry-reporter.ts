@@ -19,7 +19,7 @@
 // - Every payload goes through the logs' redaction rule (sentry-redaction.ts).
 // - Never slows or fails a request: `report` only queues (the SDK sends in the background,
 //   with a bounded buffer that drops when Sentry is slow), and `flush` is bounded.
-import type { Breadcrumb, ErrorEvent, NodeClient, NodeOptions } from '@sentry/node';
+import type { Breadcrumb, ErrorEvent, EventHint, NodeClient, NodeOptions } from '@sentry/node';
 import { dirname } from 'node:path';
 import type { Logger } from '../logging/logger.ts';
 import { createErrorReporting, NO_ERROR_REPORTING, type ErrorContext, type ErrorReporter, type ErrorReporting } from './error-reporting.ts';
@@ -46,6 +46,20 @@ export interface SentryReporter extends ErrorReporter {
 
 /** An ErrorContext's fields that become searchable Sentry tags (ids and names only). */
 const TAGS = ['source', 'request_id', 'tenant_id', 'method', 'route', 'status_code', 'job'] as const;
+
+/** Marks, in the capture hint, a report made outside any OpenTelemetry span (a crash from a timer). */
+const UNTRACED = 'glassbox_untraced';
+
+/**
+ * Sentry gives every event a trace id: with no span active, one it makes up. That id leads
+ * nowhere in Jaeger or Tempo, so an error that happened outside any span carries none.
+ */
+function withoutInventedTrace(event: ErrorEvent, hint: EventHint): ErrorEvent {
+  if (!(hint.data as Record<string, unknown> | undefined)?.[UNTRACED]) return event;
+  const { trace: _trace, ...contexts } = event.contexts ?? {};
+  const { dynamicSamplingContext: _dsc, ...metadata } = event.sdkProcessingMetadata ?? {};
+  return { ...event, contexts, sdkProcessingMetadata: metadata };
+}
 
 const bounded = (work: PromiseLike<boolean>, timeoutMs: number): Promise<boolean> => {
   let timer: NodeJS.Timeout | undefined;
@@ -89,10 +103,8 @@ export async function createSentryReporter(options: SentryReporterOptions): Prom
     },
     // Without a rate, 'static' keeps even the span streaming integration out; with one, spans
     // are streamed (v11's default) and redacted one by one.
-    ...(tracing
-      ? { tracesSampleRate: options.tracesSampleRate, beforeSendSpan: (span) => redactSpan(span) }
-      : { traceLifecycle: 'static' as const }),
-    beforeSend: (event: ErrorEvent) => redactEvent(event),
+    ...(tracing ? { tracesSampleRate: options.tracesSampleRate, beforeSendSpan: (span) => redactSpan(span) } : { traceLifecycle: 'static' as const }),
+    beforeSend: (event: ErrorEvent, hint: EventHint) => redactEvent(withoutInventedTrace(event, hint)),
     beforeBreadcrumb: (breadcrumb: Breadcrumb) => redactBreadcrumb(breadcrumb),
   };
   const client = Sentry.init(init) as NodeClient | undefined;
@@ -114,16 +126,21 @@ export async function createSentryReporter(options: SentryReporterOptions): Prom
         if (value !== undefined) scope.setTag(tag, String(value));
       }
       if (context.user_id) scope.setUser({ id: context.user_id });
-      if (context.trace_id && context.span_id) {
-        scope.setContext('trace', { trace_id: context.trace_id, span_id: context.span_id });
+      const { trace_id: traceId, span_id: spanId } = context;
+      const traced = Boolean(traceId && spanId);
+      if (traceId && spanId) {
+        scope.setContext('trace', { trace_id: traceId, span_id: spanId });
         // The envelope's trace header agrees with the event's trace context.
-        scope.setPropagationContext({ traceId: context.trace_id, propagationSpanId: context.span_id, sampleRand: Math.random() });
+        scope.setPropagationContext({ traceId, propagationSpanId: spanId, sampleRand: Math.random() });
       }
       // A 5xx sent without a thrown error has no stack of its own: group by route and status.
       if (error instanceof Error && error.name === 'ServerErrorResponse') {
         scope.setFingerprint(['server-error-response', context.route ?? 'unmatched', String(context.status_code ?? 500)]);
       }
-      scope.captureException(error, { mechanism: { type: `glassbox.${context.source}`, handled: context.source !== 'crash' } });
+      scope.captureException(error, {
+        mechanism: { type: `glassbox.${context.source}`, handled: context.source !== 'crash' },
+        ...(traced ? {} : { data: { [UNTRACED]: true } }),
+      });
     },
     flush(timeoutMs: number): Promise<boolean> {
       return bounded(client.flush(timeoutMs), timeoutMs);

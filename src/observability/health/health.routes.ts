@@ -36,7 +36,7 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptio
   const schema = (summary: string) => ({ tags: ['health'], summary, response: { 200: Probe, 503: Probe } });
   // untraced: read once by the span plugin when the route is added. reportErrors: a probe's
   // 503 is its answer, not a failure to page on.
-  const probe = { logLevel: 'warn', config: { untraced: true, reportErrors: false } } as const;
+  const probe = { logLevel: 'warn', config: { untraced: true, reportErrors: false, slowRequestLog: false } } as const;
 
   app.get('/health/live', { schema: schema('Liveness: the process is running'), ...probe }, async () => LIVE);
 

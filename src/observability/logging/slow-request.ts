@@ -9,12 +9,19 @@ import fp from 'fastify-plugin';
 
 export const DEFAULT_SLOW_REQUEST_MS = 1000;
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: this route is slow by design (a readiness probe waiting on its bounded round, a 10 s profile), never a `slow_request`. */
+    slowRequestLog?: boolean;
+  }
+}
+
 export const slowRequestLog = fp(
   async function slowRequestLogPlugin(app: FastifyInstance, opts: { thresholdMs: number }) {
     const { thresholdMs } = opts;
     app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       const ms = reply.elapsedTime;
-      if (ms > thresholdMs) {
+      if (ms > thresholdMs && request.routeOptions.config?.slowRequestLog !== false) {
         request.log.warn(
           { route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode, duration_ms: Math.round(ms * 100) / 100, threshold_ms: thresholdMs },
           'slow_request',

@@ -12,13 +12,15 @@
 //   tracking (request.skipErrorReport); http_requests_total counts them by status.
 // - `overload_started` (warn, with the reason) and `overload_ended` (info, how long and how
 //   many requests were refused) bracket each episode; `event_loop_blocked` logs single stalls.
+// - Readings that cover startup do not count (PressureGate): a fresh replica is not shed for
+//   its own migrations and schema compilation; the stall watch also starts once ready.
 // - Registered only when a limit is set: with none, no hook and no sampling timer at all.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure';
 import fp from 'fastify-plugin';
 import type { ReadinessCheck } from '../health/health.routes.ts';
 import { watchEventLoop } from './event-loop-watch.ts';
-import { pressureReason, type OverloadLimits } from './pressure.ts';
+import type { PressureGate } from './pressure.ts';
 
 /** Routes answered under pressure too: the probes and the scrape (they must say what is wrong) and the operator endpoints (profiling an overloaded process is what they are for). */
 const EXEMPT_PREFIXES = ['/health/', '/admin/'];
@@ -31,26 +33,27 @@ function isExempt(request: FastifyRequest): boolean {
 }
 
 /** The readiness check `pressure`: fails with the reason while a limit is passed. */
-export function pressureReadinessCheck(app: FastifyInstance, limits: OverloadLimits): ReadinessCheck {
+export function pressureReadinessCheck(app: FastifyInstance, gate: PressureGate): ReadinessCheck {
   return {
     name: 'pressure',
     check: async () => {
-      const reason = pressureReason(app.memoryUsage(), limits);
+      const reason = gate.reason(app.memoryUsage());
       if (reason) throw new Error(reason);
     },
   };
 }
 
 export const overloadProtection = fp(
-  async function overloadProtectionPlugin(app: FastifyInstance, opts: { limits: OverloadLimits }) {
-    const { limits } = opts;
+  async function overloadProtectionPlugin(app: FastifyInstance, opts: { gate: PressureGate }) {
+    const { gate } = opts;
+    const { limits } = gate;
     let shed = 0;
     const retryAfter = String(limits.retryAfterSeconds);
 
     // Only called while under pressure. A nullish return lets the request through; any other
     // value is sent as the body (the plugin's types say void, its code and README say this).
     function shedRequest(request: FastifyRequest, reply: FastifyReply): object | undefined {
-      if (isExempt(request)) return undefined;
+      if (isExempt(request) || !gate.armed) return undefined;
       shed++;
       request.skipErrorReport = true;
       void reply.code(503).header('retry-after', retryAfter);
@@ -70,7 +73,7 @@ export const overloadProtection = fp(
     // One look per sample: under-pressure updates its reading at the same pace.
     let since: number | undefined;
     const episodes = setInterval(() => {
-      const reason = pressureReason(app.memoryUsage(), limits);
+      const reason = gate.reason(app.memoryUsage());
       if (reason && since === undefined) {
         since = Date.now();
         app.log.warn({ reason }, 'overload_started');
@@ -83,8 +86,13 @@ export const overloadProtection = fp(
     }, limits.sampleIntervalMs);
     episodes.unref();
 
-    const stopWatch =
-      limits.maxEventLoopDelayMs > 0 ? watchEventLoop({ log: app.log, limitMs: limits.maxEventLoopDelayMs, intervalMs: limits.sampleIntervalMs }) : undefined;
+    let stopWatch: (() => void) | undefined;
+    app.addHook('onReady', (done) => {
+      gate.arm();
+      if (limits.maxEventLoopDelayMs > 0)
+        stopWatch = watchEventLoop({ log: app.log, limitMs: limits.maxEventLoopDelayMs, intervalMs: limits.sampleIntervalMs });
+      done();
+    });
     app.addHook('onClose', (_instance, done) => {
       clearInterval(episodes);
       stopWatch?.();

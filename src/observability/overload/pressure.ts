@@ -52,3 +52,33 @@ export function pressureReason(reading: PressureReading, limits: OverloadLimits)
   }
   return undefined;
 }
+
+/**
+ * The limits, and whether readings count yet. Readings that cover startup (migrations, schema
+ * compilation, the job queue's setup: seconds of synchronous work, more on a busy machine)
+ * are not load: until two samples after the app is ready (the first may still span startup),
+ * nothing is shed, readiness does not fail on pressure, and no episode is logged. Without
+ * this, a replica that just started would refuse its first requests for its own startup.
+ */
+export class PressureGate {
+  readonly limits: OverloadLimits;
+  private armedAt = Infinity;
+
+  constructor(limits: OverloadLimits) {
+    this.limits = limits;
+  }
+
+  /** Called once the app is ready. */
+  arm(now = Date.now()): void {
+    this.armedAt = now + 2 * this.limits.sampleIntervalMs;
+  }
+
+  get armed(): boolean {
+    return Date.now() >= this.armedAt;
+  }
+
+  /** pressureReason, once readings count. */
+  reason(reading: PressureReading): string | undefined {
+    return this.armed ? pressureReason(reading, this.limits) : undefined;
+  }
+}

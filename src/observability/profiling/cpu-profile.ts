@@ -7,8 +7,8 @@
 //   profile can be narrowed to one endpoint, or to the code one slow trace ran.
 // Both sample the main thread from V8's profiler thread; the event loop keeps serving.
 import { Session } from 'node:inspector/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { datadogPprof, ROUTE_LABEL, startLabelling } from './pprof-runtime.ts';
+import { profileWindow } from './profile-window.ts';
 
 /** pprof-format's Profile, as @datadog/pprof (CommonJS) builds it. */
 type Profile = ReturnType<ReturnType<typeof datadogPprof>['time']['stop']>;
@@ -16,15 +16,15 @@ type Profile = ReturnType<ReturnType<typeof datadogPprof>['time']['stop']>;
 /** V8's sampling period, in µs: 1 ms, the profilers' usual default (the cost stays a few %). */
 const SAMPLING_INTERVAL_US = 1000;
 
-/** A `.cpuprofile` of the next `seconds`, as JSON text. */
-export async function cpuProfile(seconds: number): Promise<string> {
+/** A `.cpuprofile` of the next `seconds` (less if `signal` aborts first), as JSON text. */
+export async function cpuProfile(seconds: number, signal?: AbortSignal): Promise<string> {
   const session = new Session();
   session.connect();
   try {
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: SAMPLING_INTERVAL_US });
     await session.post('Profiler.start');
-    await sleep(seconds * 1000);
+    await profileWindow(seconds, signal);
     const { profile } = await session.post('Profiler.stop');
     return JSON.stringify(profile);
   } finally {
@@ -33,10 +33,11 @@ export async function cpuProfile(seconds: number): Promise<string> {
 }
 
 /**
- * A wall-time pprof profile of the next `seconds`, its samples labelled by the request hook.
- * `route`: keep only the samples labelled with that route template.
+ * A wall-time pprof profile of the next `seconds` (less if `signal` aborts first), its
+ * samples labelled by the request hook. `route`: keep only the samples labelled with that
+ * route template.
  */
-export async function pprofCpuProfile(seconds: number, route?: string): Promise<Buffer> {
+export async function pprofCpuProfile(seconds: number, route?: string, signal?: AbortSignal): Promise<Buffer> {
   const { time, encode } = datadogPprof();
   // useCPED: the label context follows async work through Node 24's AsyncContextFrame, so a
   // request's awaits keep its labels; withContexts: samples carry that context.
@@ -44,7 +45,7 @@ export async function pprofCpuProfile(seconds: number, route?: string): Promise<
   const stopLabels = startLabelling();
   let profile: Profile;
   try {
-    await sleep(seconds * 1000);
+    await profileWindow(seconds, signal);
   } finally {
     stopLabels();
     profile = time.stop();
