@@ -17,7 +17,14 @@ import { findPromtool, parseExposition, PROMTOOL_MISSING, promtoolCheckMetrics, 
 /** The cache name src/modules/orders/idempotency-cache.ts counts under (the observability layer cannot import it). */
 const IDEMPOTENCY = 'idempotency';
 
-const CORE = ['http_requests_total', 'http_request_duration_seconds', 'http_requests_in_flight', 'api_calls_total', 'rate_limited_requests_total', 'active_users'];
+const CORE = [
+  'http_requests_total',
+  'http_request_duration_seconds',
+  'http_requests_in_flight',
+  'api_calls_total',
+  'rate_limited_requests_total',
+  'active_users',
+];
 const GROUPS = {
   database: ['active_database_connections', 'db_pool_waiting_clients', 'db_query_duration_seconds', 'slow_queries_total'],
   cache: ['redis_connected', 'cache_hits_total', 'cache_misses_total'],
