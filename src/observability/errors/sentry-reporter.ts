@@ -104,7 +104,7 @@ export async function createSentryReporter(options: SentryReporterOptions): Prom
     // Without a rate, 'static' keeps even the span streaming integration out; with one, spans
     // are streamed (v11's default) and redacted one by one.
     ...(tracing ? { tracesSampleRate: options.tracesSampleRate, beforeSendSpan: (span) => redactSpan(span) } : { traceLifecycle: 'static' as const }),
-    beforeSend: (event: ErrorEvent, hint: EventHint) => redactEvent(event),
+    beforeSend: (event: ErrorEvent, hint: EventHint) => redactEvent(withoutInventedTrace(event, hint)),
     beforeBreadcrumb: (breadcrumb: Breadcrumb) => redactBreadcrumb(breadcrumb),
   };
   const client = Sentry.init(init) as NodeClient | undefined;
