@@ -540,8 +540,8 @@ const PROFILE_ROUNDS = Number(process.env.BENCH_PROFILE_ROUNDS ?? 3);
 /**
  * What a CPU profile costs while it runs: d's configuration, the product read loaded for
  * PROFILE_SECONDS without a profile, then while POST /admin/profile/cpu takes one of the
- * same length (.cpuprofile, then pprof with route and trace labels). Paired within each
- * round, so the machine's drift cancels; the median ratio over the rounds is reported.
+ * same length (.cpuprofile, then pprof with route and trace labels). Each profiled run sits
+ * between two plain ones and is compared with their mean; the median over the rounds is reported.
  */
 async function profileCost(path: string, load: { options: string[]; scriptArgs?: string[] }) {
   const receiver = await startReceiver();
@@ -551,7 +551,9 @@ async function profileCost(path: string, load: { options: string[]; scriptArgs?:
   try {
     await wrk(`${url}${path}`, WARMUP, load);
     for (let round = 1; round <= PROFILE_ROUNDS; round++) {
-      const plain = await wrk(`${url}${path}`, PROFILE_SECONDS, load);
+      // plain, profiled, plain, profiled, plain: each profiled run is compared with the mean of
+      // the plain runs on either side of it, so a drift of the machine within the round cancels.
+      let before = await wrk(`${url}${path}`, PROFILE_SECONDS, load);
       for (const format of ['cpuprofile', 'pprof'] as const) {
         const profile = fetch(`${url}/admin/profile/cpu?seconds=${PROFILE_SECONDS}${format === 'pprof' ? '&format=pprof' : ''}`, {
           method: 'POST',
@@ -562,10 +564,13 @@ async function profileCost(path: string, load: { options: string[]; scriptArgs?:
         });
         const profiled = await wrk(`${url}${path}`, PROFILE_SECONDS, load);
         sizes[format] = await profile;
-        ratios[format].push(profiled.rps / plain.rps);
+        const after = await wrk(`${url}${path}`, PROFILE_SECONDS, load);
+        const plainRps = (before.rps + after.rps) / 2;
+        ratios[format].push(profiled.rps / plainRps);
         console.log(
-          `profile round ${round} ${format.padEnd(10)} ${plain.rps.toFixed(0)} req/s without, ${profiled.rps.toFixed(0)} req/s while profiling (${((profiled.rps / plain.rps) * 100).toFixed(1)} %), ${Math.round(sizes[format]! / 1024)} KiB`,
+          `profile round ${round} ${format.padEnd(10)} ${before.rps.toFixed(0)} and ${after.rps.toFixed(0)} req/s without, ${profiled.rps.toFixed(0)} req/s while profiling (${((profiled.rps / plainRps) * 100).toFixed(1)} %), ${Math.round(sizes[format]! / 1024)} KiB`,
         );
+        before = after;
       }
     }
   } finally {
@@ -580,7 +585,7 @@ async function profileCost(path: string, load: { options: string[]; scriptArgs?:
     bytes: sizes,
   };
   console.log(
-    `\nthroughput while a ${PROFILE_SECONDS} s CPU profile runs, median of ${PROFILE_ROUNDS} paired rounds: .cpuprofile ${result.cpuprofile_ratio}, pprof ${result.pprof_ratio} of the same server without one`,
+    `\nthroughput while a ${PROFILE_SECONDS} s CPU profile runs, median of ${PROFILE_ROUNDS} rounds, each against the plain runs around it: .cpuprofile ${result.cpuprofile_ratio}, pprof ${result.pprof_ratio} of the same server without one`,
   );
   return result;
 }

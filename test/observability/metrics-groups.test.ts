@@ -26,7 +26,7 @@ const CORE = [
   'active_users',
 ];
 const GROUPS = {
-  database: ['active_database_connections', 'db_pool_waiting_clients', 'db_query_duration_seconds', 'slow_queries_total'],
+  database: ['active_database_connections', 'db_pool_waiting_clients', 'db_pool_max_connections', 'db_query_duration_seconds', 'slow_queries_total'],
   cache: ['redis_connected', 'cache_hits_total', 'cache_misses_total'],
   business: ['revenue_total_usd', 'user_signups_total', 'orders_total', 'payments_failed_total'],
   telemetry: ['telemetry_spans_dropped_total', 'telemetry_span_exports_failed_total'],
@@ -51,7 +51,7 @@ function useEveryGroup(metrics: Metrics) {
   metrics.slowQuery();
   metrics.cacheLookup(IDEMPOTENCY, true);
   metrics.cacheLookup(IDEMPOTENCY, false);
-  metrics.watch({ pool: () => ({ total: 5, idle: 2, waiting: 1 }), redisConnected: () => true });
+  metrics.watch({ pool: () => ({ total: 5, idle: 2, waiting: 1, max: 8 }), redisConnected: () => true });
   metrics.revenue('t1', 'Gizmo', 12.5);
   metrics.signup('t1', 'direct');
   metrics.order('t1', 'paid');
@@ -91,6 +91,7 @@ describe('createMetrics groups', () => {
     expect(e.value('slow_queries_total')).toBe(1);
     expect(e.value('active_database_connections')).toBe(3);
     expect(e.value('db_pool_waiting_clients')).toBe(1);
+    expect(e.value('db_pool_max_connections')).toBe(8);
     expect(e.value('redis_connected')).toBe(1);
     expect(e.value('cache_hits_total', { cache: IDEMPOTENCY })).toBe(1);
     expect(e.value('cache_misses_total', { cache: IDEMPOTENCY })).toBe(1);

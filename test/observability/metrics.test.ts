@@ -191,6 +191,7 @@ describe(`Prometheus metrics (${backend})`, () => {
         ['active_users', 'gauge'],
         ['active_database_connections', 'gauge'],
         ['db_pool_waiting_clients', 'gauge'],
+        ['db_pool_max_connections', 'gauge'],
         ['db_query_duration_seconds', 'histogram'],
         ['slow_queries_total', 'counter'],
         ['redis_connected', 'gauge'],
@@ -654,6 +655,7 @@ describe(`Prometheus metrics (${backend})`, () => {
         const busy = await scrape(main.app);
         expect(busy.value('active_database_connections')).toBe(size);
         expect(busy.value('db_pool_waiting_clients')).toBe(1);
+        expect(busy.value('db_pool_max_connections')).toBe(size);
       } finally {
         for (const client of clients) client.release();
       }

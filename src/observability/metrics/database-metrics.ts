@@ -32,6 +32,16 @@ export function databaseMetrics(registry: Registry<OpenMetricsContentType>): Dat
       this.set(poolStats?.().waiting ?? 0);
     },
   });
+  // The size beside the use, so a dashboard draws active against size and an alert fires at 90 %
+  // of it without knowing DATABASE_POOL_SIZE.
+  new Gauge({
+    name: 'db_pool_max_connections',
+    help: 'The database pool size (DATABASE_POOL_SIZE): the most connections active_database_connections can reach.',
+    registers,
+    collect() {
+      this.set(poolStats?.().max ?? 0);
+    },
+  });
   // One observation per SQL statement: kept lean like the RED series.
   const queryDuration = new LabeledHistogram('operation', DB_DURATION_BUCKETS);
   queryDuration.register(registry, 'db_query_duration_seconds', 'SQL statement time as the application sees it (round trip included), by operation.');

@@ -26,6 +26,8 @@ export interface PoolStats {
   total: number;
   idle: number;
   waiting: number;
+  /** The pool's size (DATABASE_POOL_SIZE): what `total` can reach. */
+  max: number;
 }
 
 export interface Metrics {

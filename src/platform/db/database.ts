@@ -150,7 +150,7 @@ export class Database {
   }
 
   stats() {
-    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount, max: this.poolSize };
   }
 
   close(): Promise<void> {
