@@ -253,7 +253,7 @@ export async function scrape(app: FastifyInstance, format: 'prometheus' | 'openm
 }
 
 /** A tool of Debian's `prometheus` package: /usr/bin/<name>, else the first <name> on PATH; undefined when absent. */
-export function findTool(name: 'promtool' | 'prometheus'): string | undefined {
+export function findTool(name: 'promtool' | 'prometheus' | 'amtool'): string | undefined {
   const candidates = [
     `/usr/bin/${name}`,
     ...(process.env.PATH ?? '')
