@@ -26,7 +26,11 @@ const GENERATED = (what: string) => `# Generated from ops/slo/*.yaml by \`npm ru
 /** The PromQL of the errors and the total of one SLO over a window, summed per job. */
 function sliExprs(spec: SloSpec, w: Window): { errors: string; total: string } {
   const total = `sum by (job) (increase(${spec.sli.total}[${w}]))`;
-  const errors = spec.sli.errors ? `sum by (job) (increase(${spec.sli.errors}[${w}]))` : `${total} - sum by (job) (increase(${spec.sli.good!}[${w}]))`;
+  // With no error series at all (no 5xx yet) the errors are 0, not absent: the budget panel
+  // then reads 100 % instead of "no data".
+  const errors = spec.sli.errors
+    ? `sum by (job) (increase(${spec.sli.errors}[${w}])) or 0 * ${total}`
+    : `${total} - sum by (job) (increase(${spec.sli.good!}[${w}]))`;
   return { errors, total };
 }
 
