@@ -11,18 +11,14 @@
 // Each app instance has a registry of its own, so every count here is this file's traffic.
 // Needs Prometheus: CI installs Debian's `prometheus` package and requires it (GLASSBOX_REQUIRE_PROMETHEUS=1);
 // without the package and that variable the file is skipped with a warning.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpanKind } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HTTP_DURATION_BUCKETS } from '../../src/observability/metrics/metrics.ts';
 import { unique } from '../helpers/api.ts';
-import { freePort } from '../helpers/child-server.ts';
+import { startPrometheus as startPrometheusOn, type PrometheusProcess } from '../helpers/prometheus.ts';
 import { findTool, runsWith } from '../helpers/metrics.ts';
 import { backend, startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { startTestTracing } from '../helpers/tracing.ts';
@@ -35,77 +31,7 @@ const PRODUCT_ROUTE = '/api/products/:id';
 const WAIT_MS = 15_000;
 
 const findPrometheus = () => findTool('prometheus');
-
-interface PrometheusProcess {
-  child: ChildProcess;
-  url: string;
-  dir: string;
-  stderr: string[];
-  stop(): Promise<void>;
-}
-
-async function startPrometheus(binary: string, target: string): Promise<PrometheusProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'glassbox-prometheus-'));
-  const config = [
-    'global:',
-    '  scrape_interval: 1s',
-    '  scrape_timeout: 1s',
-    '  evaluation_interval: 1s',
-    'scrape_configs:',
-    `  - job_name: ${JOB}`,
-    '    metrics_path: /metrics',
-    '    static_configs:',
-    `      - targets: ['${target}']`,
-    '',
-  ].join('\n');
-  writeFileSync(join(dir, 'prometheus.yml'), config);
-  const port = await freePort();
-  const child = spawn(
-    binary,
-    [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--enable-feature=exemplar-storage',
-      '--log.level=warn',
-    ],
-    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const stderr: string[] = [];
-  child.stderr!.on('data', (chunk: Buffer) => stderr.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.once('error', (error) => stderr.push(`spawn error: ${error.message}`));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      process.kill(child.pid, 'SIGTERM');
-      const killed = await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]);
-      if (!killed && child.exitCode === null && child.signalCode === null) {
-        process.kill(child.pid, 'SIGKILL');
-        await exited;
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      await stop();
-      throw new Error(`prometheus exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${stderr.join('\n')}`);
-    }
-    const ready = await fetch(`${url}/-/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`prometheus not ready within 20 s:\n${stderr.join('\n')}`);
-    }
-    await sleep(100);
-  }
-  return { child, url, dir, stderr, stop };
-}
+const startPrometheus = (binary: string, target: string) => startPrometheusOn(binary, { target, job: JOB });
 
 interface Sample {
   metric: Record<string, string>;
