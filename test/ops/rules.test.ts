@@ -54,6 +54,11 @@ describe.runIf(runsWith(promtool, 'promtool rules'))('promtool', () => {
     120_000,
   );
 
+  it("check config: compose.yaml's Prometheus configuration", async () => {
+    const { stdout } = await run(promtool!, ['check', 'config', repoPath('ops/compose/prometheus.yml')]);
+    expect(stdout).toContain('SUCCESS');
+  });
+
   it('has a unit test for every alert, firing and silent', () => {
     const tested = new Map<string, { fires: boolean; silent: boolean }>();
     for (const file of testFiles) {
