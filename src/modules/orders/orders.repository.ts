@@ -21,6 +21,9 @@ export interface OrderItemInput {
   unitPriceCents: number;
 }
 
+/** Every order is in US dollars so far: the orders.currency column's default, which insert leaves to it. */
+export const ORDER_CURRENCY = 'USD';
+
 export interface PendingOrder {
   id: string;
   user_id: string;

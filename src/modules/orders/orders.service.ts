@@ -21,7 +21,7 @@ import { page } from '../shared/schemas.ts';
 import { idempotencyCache, idempotencyMismatch } from './idempotency-cache.ts';
 import { idempotencyRepository } from './idempotency.repository.ts';
 import { QUEUES, type OrderReconcileJob } from './orders.queues.ts';
-import { ordersRepository, type OrderItemInput } from './orders.repository.ts';
+import { ORDER_CURRENCY, ordersRepository, type OrderItemInput, type PendingOrder } from './orders.repository.ts';
 import type { CreateOrderBody } from './orders.schemas.ts';
 import type { StoredResponse, orderSettlement } from './order-settlement.ts';
 
@@ -100,7 +100,7 @@ export function ordersService(deps: OrdersDeps) {
         if (existing.status === 'in_progress' || existing.response_status === null || existing.response_body === null) {
           throw conflict('idempotency_request_in_progress', 'A request with this Idempotency-Key is still being processed; retry later');
         }
-        return { replay: { statusCode: existing.response_status, body: existing.response_body } satisfies StoredResponse, orderId: undefined };
+        return { replay: { statusCode: existing.response_status, body: existing.response_body } satisfies StoredResponse, order: undefined };
       }
 
       const wanted = mergeItems(body.items);
@@ -117,6 +117,8 @@ export function ordersService(deps: OrdersDeps) {
         ids.map((id) => -wanted.get(id)!),
       );
       const orderId = uuidv7();
+      const paymentId = uuidv7();
+      const paymentMethod = body.payment_method ?? 'pm_card_visa';
       await ordersRepository.insert(tx, {
         id: orderId,
         tenantId: auth.tenant_id,
@@ -124,8 +126,8 @@ export function ordersService(deps: OrdersDeps) {
         totalCents,
         idempotencyKey: key,
         items,
-        paymentId: uuidv7(),
-        paymentMethod: body.payment_method ?? 'pm_card_visa',
+        paymentId,
+        paymentMethod,
         provider: deps.gateway.provider,
       });
       await idempotencyRepository.attachOrder(tx, key, orderId);
@@ -139,7 +141,19 @@ export function ordersService(deps: OrdersDeps) {
           singletonKey: orderId,
         },
       );
-      return { replay: undefined, orderId };
+      // What the charge needs, as just written: handed over instead of read back in a
+      // transaction of its own (the settlement re-checks the status under a row lock anyway).
+      const order: PendingOrder = {
+        id: orderId,
+        user_id: auth.user_id,
+        status: 'pending',
+        total_cents: totalCents,
+        currency: ORDER_CURRENCY,
+        idempotency_key: key,
+        payment_id: paymentId,
+        payment_method: paymentMethod,
+      };
+      return { replay: undefined, order };
     });
   }
 
@@ -156,11 +170,10 @@ export function ordersService(deps: OrdersDeps) {
       await replays.remember(auth.tenant_id, key, hash, reserved.replay);
       return { ...reserved.replay, replayed: true };
     }
-    const { orderId } = reserved;
+    const { order } = reserved;
+    const orderId = order.id;
     span.setAttribute('order.id', orderId);
     log.info({ order_id: orderId }, 'order_created');
-    const order = await deps.db.withTenant(auth.tenant_id, (tx) => ordersRepository.findForCharge(tx, orderId));
-    if (!order) throw new Error('order vanished after reservation');
     let result;
     try {
       result = await deps.settlement.charge(auth.tenant_id, order);

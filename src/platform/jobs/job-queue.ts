@@ -116,13 +116,21 @@ export class JobQueue {
    * Runs `handler` for each job of `name` inside a CONSUMER span parented to the span that
    * enqueued it; a thrown error fails the attempt (recorded on the span) and pg-boss retries it.
    */
-  async work<T extends object>(name: string, handler: JobHandler<T>, options: { pollingIntervalSeconds?: number } = {}): Promise<void> {
+  async work<T extends object>(name: string, handler: JobHandler<T>, options: { pollingIntervalSeconds?: number; concurrency?: number } = {}): Promise<void> {
     // Up to 10 jobs a fetch, fetched again at once while batches come back full, so a backlog
     // drains at the handler's pace instead of one job per poll. Each job is settled on its
     // own (perJobResults): one failing job is retried without re-running its batch mates.
     await this.boss.work<T>(
       name,
-      { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1, batchSize: 10, burstWhenBatchFull: true, perJobResults: true },
+      {
+        pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1,
+        batchSize: 10,
+        burstWhenBatchFull: true,
+        perJobResults: true,
+        // Workers of this process for the queue, each fetching its own batches: a queue fed
+        // faster than one worker drains it keeps up (its jobs wait on the database, not the CPU).
+        localConcurrency: options.concurrency ?? 1,
+      },
       async (jobs) => {
         const results: JobResult[] = [];
         for (const job of jobs) {
