@@ -44,7 +44,14 @@ async function main(): Promise<void> {
   const services = createServices(deps);
   const app = await buildApp({ ...deps, services, state, tracing: tracing.enabled });
   if (config.WORKER_ENABLED) {
-    await startOrderWorkers({ db: deps.db, jobs: deps.jobs, log: logger, settlement: services.settlement, sender: logConfirmationSender });
+    await startOrderWorkers({
+      db: deps.db,
+      jobs: deps.jobs,
+      log: logger,
+      settlement: services.settlement,
+      sender: logConfirmationSender,
+      reconcileAfterSeconds: deps.config.ORDER_RECONCILE_AFTER_SECONDS,
+    });
   }
 
   const running = deps;

@@ -47,6 +47,6 @@ export function createServices(deps: ServiceDeps): Services {
     auth: authService({ db, cache, tokens }),
     users: usersService({ db, metrics }),
     products: productsService({ db }),
-    orders: ordersService({ db, jobs, gateway, cache, metrics, settlement, reconcileAfterSeconds: config.ORDER_RECONCILE_AFTER_SECONDS }),
+    orders: ordersService({ db, gateway, cache, metrics, settlement }),
   };
 }

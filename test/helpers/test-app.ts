@@ -120,7 +120,14 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const services = createServices(deps);
   const app = await buildApp({ ...deps, services, state, tracing: options.tracing ?? false });
   if (options.workers) {
-    await startOrderWorkers({ db: deps.db, jobs: deps.jobs, log: logger, settlement: services.settlement, sender: options.sender ?? logConfirmationSender });
+    await startOrderWorkers({
+      db: deps.db,
+      jobs: deps.jobs,
+      log: logger,
+      settlement: services.settlement,
+      sender: options.sender ?? logConfirmationSender,
+      reconcileAfterSeconds: deps.config.ORDER_RECONCILE_AFTER_SECONDS,
+    });
   }
   await options.beforeReady?.(app);
   await app.ready();

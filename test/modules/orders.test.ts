@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logConfirmationSender, type ConfirmationSender } from '../../src/modules/orders/orders.jobs.ts';
+import { ordersRepository } from '../../src/modules/orders/orders.repository.ts';
 import { PaymentGatewayUnavailableError, type ChargeRequest, type ChargeResult, type PaymentGateway } from '../../src/modules/payments/payment-gateway.ts';
 import { SimulatedPaymentGateway } from '../../src/modules/payments/simulated-gateway.ts';
 import { errorBody } from '../../src/platform/http/app-error.ts';
@@ -538,9 +539,11 @@ describe(`orders (${backend})`, () => {
       const orderId = pending!.id;
       expect(await stockOf(tenant, product.id)).toBe(3); // still reserved for the pending order
       expect(await confirmationJobs(orderId)).toEqual([]);
-      // The safety net: a reconcile job for the order was enqueued with the order.
+      // The safety net: the sweeper's worklist (read as app_sweeper, across tenants) has it,
+      // and no job was enqueued for it (the sweeper replaced the delayed job per order).
+      expect(await ordersRepository.pendingOlderThan(t.deps.db, 0, 10_000)).toContainEqual({ id: orderId, tenant_id: tenant.tenantId });
       const reconcileJobs = await t.deps.db.query(`SELECT 1 FROM pgboss.job WHERE name = 'order-reconcile' AND data->>'order_id' = $1`, [orderId]);
-      expect(reconcileJobs.rowCount).toBe(1);
+      expect(reconcileJobs.rowCount).toBe(0);
 
       const retry = await post(tenant, key, payload);
       expect(retry.statusCode).toBe(409);

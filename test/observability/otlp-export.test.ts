@@ -396,7 +396,11 @@ describe.concurrent(`OTLP export from the server process (${backend})`, () => {
         });
         expect(login.status).toBe(401);
         const isRedis = (s: ExportedSpan) => s.attributes['db.system'] === 'redis' || s.attributes['db.system.name'] === 'redis';
-        await receiver.waitFor('redis span of the failed login', (all) => all.some((s) => s.traceId === loginTrace.traceId && isRedis(s)));
+        // The server span ends after the answer, so it can come in a later batch than the Redis span.
+        await receiver.waitFor(
+          'redis and server spans of the failed login',
+          (all) => all.some((s) => s.traceId === loginTrace.traceId && isRedis(s)) && all.some((s) => s.traceId === loginTrace.traceId && s.kind === SERVER),
+        );
         const loginSpans = receiver.trace(loginTrace.traceId);
         const loginServer = loginSpans.find((s) => s.kind === SERVER);
         expect(loginServer).toMatchObject({ name: 'POST /api/auth/login', parentSpanId: loginTrace.parentId });

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../platform/db/database.ts';
+import type { Database, Queryable } from '../../platform/db/database.ts';
 import type { OrderView } from './orders.schemas.ts';
 
 export type OrderStatus = 'pending' | 'paid' | 'failed';
@@ -76,6 +76,20 @@ export const ordersRepository = {
       [id],
     );
     return rows[0];
+  },
+
+  /**
+   * Orders of every tenant still pending after `olderThanSeconds`, oldest first: the sweeper's
+   * worklist. Read as app_sweeper (migration 0003), which sees the id, tenant and age of
+   * pending orders and nothing else; one round trip, an implicit transaction.
+   */
+  async pendingOlderThan(db: Pick<Database, 'query'>, olderThanSeconds: number, limit: number): Promise<{ id: string; tenant_id: string }[]> {
+    if (!Number.isInteger(olderThanSeconds) || !Number.isInteger(limit)) throw new Error('pendingOlderThan: integers only');
+    const results = (await db.query(
+      'SET LOCAL ROLE app_sweeper; ' +
+        `SELECT id, tenant_id FROM orders WHERE status = 'pending' AND created_at < now() - make_interval(secs => ${olderThanSeconds}) ORDER BY created_at LIMIT ${limit}`,
+    )) as unknown as { rows: { id: string; tenant_id: string }[] }[];
+    return results[1]!.rows;
   },
 
   async findForCharge(tx: Queryable, id: string): Promise<PendingOrder | undefined> {

@@ -12,7 +12,6 @@ import { withSpan, type Span } from '../../observability/tracing/tracer.ts';
 import type { Cache } from '../../platform/cache/cache.ts';
 import type { Database, Queryable } from '../../platform/db/database.ts';
 import { uuidv7 } from '../../platform/db/ids.ts';
-import type { JobQueue } from '../../platform/jobs/job-queue.ts';
 import { AppError, conflict, notFound, serviceUnavailable } from '../../platform/http/app-error.ts';
 import type { AccessClaims } from '../auth/access-token.ts';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../payments/payment-gateway.ts';
@@ -20,7 +19,6 @@ import { productsRepository } from '../products/products.repository.ts';
 import { page } from '../shared/schemas.ts';
 import { idempotencyCache, idempotencyMismatch } from './idempotency-cache.ts';
 import { idempotencyRepository } from './idempotency.repository.ts';
-import { QUEUES, type OrderReconcileJob } from './orders.queues.ts';
 import { ORDER_CURRENCY, ordersRepository, type OrderItemInput, type PendingOrder } from './orders.repository.ts';
 import type { CreateOrderBody } from './orders.schemas.ts';
 import type { StoredResponse, orderSettlement } from './order-settlement.ts';
@@ -71,12 +69,10 @@ async function validateInventory(tx: Queryable, wanted: Map<string, number>, ids
 
 export interface OrdersDeps {
   db: Database;
-  jobs: JobQueue;
   gateway: PaymentGateway;
   cache: Cache;
   metrics: Metrics;
   settlement: ReturnType<typeof orderSettlement>;
-  reconcileAfterSeconds: number;
 }
 
 /** One POST /api/orders, as the route hands it over. */
@@ -131,16 +127,8 @@ export function ordersService(deps: OrdersDeps) {
         provider: deps.gateway.provider,
       });
       await idempotencyRepository.attachOrder(tx, key, orderId);
-      // If this process dies before settling, the reconciler picks the order up.
-      await deps.jobs.send<OrderReconcileJob>(
-        QUEUES.orderReconcile,
-        { tenant_id: auth.tenant_id, order_id: orderId },
-        {
-          tx,
-          startAfterSeconds: deps.reconcileAfterSeconds,
-          singletonKey: orderId,
-        },
-      );
+      // If this process dies before settling, the order stays pending and the sweeper
+      // (orders.jobs.ts) settles it once it is ORDER_RECONCILE_AFTER_SECONDS old.
       // What the charge needs, as just written: handed over instead of read back in a
       // transaction of its own (the settlement re-checks the status under a row lock anyway).
       const order: PendingOrder = {

@@ -71,6 +71,11 @@ export const orders = pgTable(
   (t) => [
     index('orders_tenant_id_idx').on(t.tenantId, t.id),
     uniqueIndex('orders_tenant_idempotency_key').on(t.tenantId, t.idempotencyKey),
+    // The sweeper's search for orders left pending: small, since an order is pending only
+    // for the moments between its reservation and its settlement.
+    index('orders_pending_created_idx')
+      .on(t.createdAt)
+      .where(sql`${t.status} = 'pending'`),
     check('orders_status_check', sql`${t.status} in ('pending', 'paid', 'failed')`),
   ],
 );

@@ -20,6 +20,8 @@ export interface SendOptions {
   startAfterSeconds?: number;
   /** At most one queued job per key (pg-boss singleton). */
   singletonKey?: string;
+  /** With singletonKey: at most one job per key in each slot of this many seconds, across processes. */
+  singletonSeconds?: number;
 }
 
 /** pg-boss's default schema. */
@@ -42,6 +44,7 @@ export class JobQueue {
   readonly boss: PgBoss;
   private readonly queues: QueueDefinition[];
   private started = false;
+  private readonly timers: NodeJS.Timeout[] = [];
   private readonly onJobFailed: ((error: unknown, context: ErrorContext) => void) | undefined;
 
   constructor(options: {
@@ -108,6 +111,7 @@ export class JobQueue {
     return this.boss.send(name, payload, {
       ...(options.startAfterSeconds !== undefined ? { startAfter: options.startAfterSeconds } : {}),
       ...(options.singletonKey !== undefined ? { singletonKey: options.singletonKey } : {}),
+      ...(options.singletonSeconds !== undefined ? { singletonSeconds: options.singletonSeconds } : {}),
       ...(tx ? { db: { executeSql: (text: string, values?: unknown[]) => tx.query(text, values) } } : {}),
     });
   }
@@ -172,7 +176,23 @@ export class JobQueue {
     );
   }
 
+  /**
+   * Sends a job of `name` every `seconds` from this process, as a singleton of that slot: with
+   * any number of processes doing the same, one job runs per slot (pg-boss keeps the others
+   * out), so a periodic task runs once across the replicas. Stops with stop().
+   */
+  every(name: string, seconds: number, onError: (error: unknown) => void): void {
+    const tick = () => {
+      this.send(name, {}, { singletonKey: name, singletonSeconds: seconds }).catch(onError);
+    };
+    const timer = setInterval(tick, seconds * 1000);
+    timer.unref();
+    this.timers.push(timer);
+    tick();
+  }
+
   async stop(timeoutMs = 5000): Promise<void> {
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
     if (!this.started) return;
     this.started = false;
     await this.boss.stop({ graceful: true, timeout: timeoutMs, close: true });
