@@ -88,6 +88,9 @@ interface Sample {
   /** Server CPU time (user + system) per request, in µs: steadier than req/s on a noisy box. */
   cpu_us?: number;
   round?: number;
+  /** Order route: confirmation jobs still queued when the load stopped, and how long they took to drain. */
+  backlog?: number;
+  drain_ms?: number;
 }
 
 function requireTool(name: string): void {
@@ -104,25 +107,33 @@ function requireTool(name: string): void {
  * order route leaves dead tuples, WAL and autovacuum work behind, which would otherwise be
  * billed to whichever configuration runs next (always the same one in a fixed order).
  */
-async function settle(): Promise<void> {
+async function settle(): Promise<{ backlog: number; drain_ms: number }> {
   const client = new pg.Client({ connectionString: DATABASE_URL });
   await client.connect();
   try {
-    // Under sustained load the confirmation worker lags the orders (~30 % still queued at the
-    // end of a run): wait for the queue to drain, or the next configuration's servers would
-    // process (and trace) the previous one's jobs while it is measured.
-    const deadline = Date.now() + 60_000;
+    // The confirmations still queued when the load stopped, and the time they take to drain
+    // (issue 15's goal: bounded, and drained within 10 s). Waiting for the queue to empty also
+    // keeps the next configuration's servers from processing (and tracing) this one's jobs.
+    const started = Date.now();
+    const deadline = started + 60_000;
+    let backlog: number | undefined;
+    let drainMs = Number.NaN;
     while (Date.now() < deadline) {
       const { rows } = await client.query<{ n: string }>(
         `SELECT count(*) AS n FROM pgboss.job WHERE name = 'order-confirmation' AND state IN ('created', 'retry', 'active')`,
       );
-      if (Number(rows[0]!.n) === 0) break;
-      await sleep(200);
+      backlog ??= Number(rows[0]!.n);
+      if (Number(rows[0]!.n) === 0) {
+        drainMs = Date.now() - started;
+        break;
+      }
+      await sleep(100);
     }
     for (const sql of ['VACUUM (ANALYZE)', 'CHECKPOINT']) {
       // CHECKPOINT needs a superuser or pg_checkpoint; without it the bench goes on unsettled.
       await client.query(sql).catch((error: Error) => console.warn(`bench: ${sql} failed (${error.message})`));
     }
+    return { backlog: backlog ?? 0, drain_ms: drainMs };
   } finally {
     await client.end();
   }
@@ -432,7 +443,12 @@ async function main() {
           `${route.padEnd(7)} round ${String(round).padStart(2)} ${config} ${sample.rps.toFixed(0).padStart(6)} req/s  p50 ${sample.p50.toFixed(2)} ms  p99 ${sample.p99.toFixed(2)} ms  cpu ${sample.cpu_us} µs/req`,
         );
         // The order route leaves dead tuples and WAL: settled before the next run, not billed to it.
-        if (route === 'order') await settle();
+        if (route === 'order') {
+          Object.assign(sample, await settle());
+          console.log(
+            `order   round ${String(round).padStart(2)} ${config} confirmations queued at the end: ${sample.backlog}, drained in ${sample.drain_ms} ms`,
+          );
+        }
       }
     }
     for (const config of configs) {
@@ -497,6 +513,13 @@ async function main() {
     const row = (results[route] as Record<string, { ratio_to_d?: number | null }> | undefined)?.s;
     if (row?.ratio_to_d != null) console.log(`s vs d on ${route}: ${row.ratio_to_d.toFixed(3)} of the throughput without Sentry`);
   }
+  for (const config of order) {
+    const runs = samples[`${config}.order`]?.filter((x) => x.backlog !== undefined) ?? [];
+    if (runs.length === 0) continue;
+    console.log(
+      `${config}: confirmation backlog when the order load stopped: at most ${Math.max(...runs.map((x) => x.backlog!))} jobs, drained within ${Math.max(...runs.map((x) => x.drain_ms!))} ms`,
+    );
+  }
   console.log(`\npeak RSS over the whole bench (start-up and all routes): ${order.map((c) => `${c} ${wholePeak[c] ?? 0} MB`).join(', ')}`);
   for (const [config, e] of Object.entries(exported)) {
     console.log(`${config}: the OTLP receiver got ${e.spans} spans for ${e.requests} requests (${(e.spans / e.requests).toFixed(2)} a request)`);
@@ -509,7 +532,7 @@ async function main() {
   const file = join(ROOT, 'bench/results/latest.json');
   writeFileSync(
     file,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, peak_rss_per_route: perRoutePeaks, peak_rss_mb_whole_bench: wholePeak, otlp_bytes_received: [...receivers.values()].reduce((n, r) => n + r.bytes(), 0), exported, results, scrape, profile }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, peak_rss_per_route: perRoutePeaks, peak_rss_mb_whole_bench: wholePeak, otlp_bytes_received: [...receivers.values()].reduce((n, r) => n + r.bytes(), 0), exported, results, confirmation_backlog: Object.fromEntries(order.flatMap((c) => (samples[`${c}.order`] ? [[c, samples[`${c}.order`]!.map((x) => ({ backlog: x.backlog, drain_ms: x.drain_ms }))]] : []))), scrape, profile }, null, 2)}\n`,
   );
   console.log(`\nwrote ${file}`);
   for (const r of receivers.values()) r.server.close();
