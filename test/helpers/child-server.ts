@@ -89,3 +89,14 @@ export async function startChildServer(env: Record<string, string | undefined>, 
     },
   };
 }
+
+/** One JSON request to a child server: its status, headers and parsed body. */
+export async function callServer(server: Pick<ChildServer, 'url'>, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+}

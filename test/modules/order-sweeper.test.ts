@@ -11,20 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startChildServer, type ChildServer } from '../helpers/child-server.ts';
+import { callServer, startChildServer, type ChildServer } from '../helpers/child-server.ts';
 import { backend, createOwnDatabase, TEST_JWT_SECRET } from '../helpers/test-app.ts';
 
-type Json = Record<string, unknown>;
-
-async function call(server: ChildServer, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, json: (text ? JSON.parse(text) : {}) as Json };
-}
+const call = callServer;
 
 describe(`an order whose process dies between reserve and settle (${backend})`, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'glassbox-sweeper-'));

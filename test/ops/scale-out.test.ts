@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChildServer, type ChildServer } from '../helpers/child-server.ts';
+import { callServer, startChildServer, type ChildServer } from '../helpers/child-server.ts';
 import { createOwnDatabase, TEST_JWT_SECRET } from '../helpers/test-app.ts';
 
 const REAL = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
@@ -23,15 +23,7 @@ const LIMIT = 30;
 
 type Json = Record<string, unknown>;
 
-async function call(server: ChildServer, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, json: (text ? JSON.parse(text) : {}) as Json };
-}
+const call = callServer;
 
 /** Runs `fn` over `items` with at most `width` at a time. */
 async function pool<T, R>(items: T[], width: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
