@@ -10,20 +10,29 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 
 export const DATASOURCE: common.DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
-/** The trace data source the exemplars and the latency panels' data links open (provisioning/datasources). */
-export const TRACES_UID = 'tempo';
+/** The trace data source (provisioning/datasources/datasources.yml) that exemplars and the latency links open. */
+export const TRACES = { uid: 'tempo', name: 'Tempo' } as const;
 
-/** The label filter of every query: this service's job and the chosen instances. */
-export const F = 'job="glassbox",instance=~"$instance"';
-/** Requests of the chosen routes, probes and scrapes left out. */
-export const ROUTES = `${F},endpoint=~"$route",endpoint!~"/health/.*|/metrics"`;
+/** This service's series on the chosen instances: the filter of every non-SLO query. */
+export const SERVICE = 'job="glassbox",instance=~"$instance"';
+/** ... and on the chosen routes, for the series with an `endpoint` label. */
+export const ROUTE = `${SERVICE},endpoint=~"$route"`;
+/** ... the requests callers make: probes and scrapes left out, as the RED recording rules and the SLOs do. */
+export const CALLERS = `${ROUTE},endpoint!~"/health/.*|/metrics"`;
+
+/** `rate()` over Grafana's rate interval (at least four scrapes, whatever the zoom). */
+export const rate = (selector: string) => `rate(${selector}[$__rate_interval])`;
 
 export interface Query {
   expr: string;
   legend?: string;
+  /** Ask Prometheus for the exemplars (trace_id) of the histogram this query reads. */
   exemplar?: boolean;
   instant?: boolean;
 }
+
+/** Threshold steps above a base colour: the lines and colours of the alerting thresholds. */
+export type Steps = { base: string; steps: [value: number, color: string][] };
 
 function target(q: Query, i: number) {
   const t = new prometheus.DataqueryBuilder()
@@ -36,19 +45,42 @@ function target(q: Query, i: number) {
   return t;
 }
 
-/** A data link from a point (an exemplar carries trace_id) to its trace in the trace data source. */
-const traceLink = () =>
-  new dashboard.DashboardLinkBuilder('Open trace ${__data.fields.trace_id}')
-    .url(
-      '/explore?schemaVersion=1&panes={"trace":{"datasource":"' +
-        TRACES_UID +
-        '","queries":[{"refId":"A","datasource":{"type":"tempo","uid":"' +
-        TRACES_UID +
-        '"},"queryType":"traceql","query":"${__data.fields.trace_id}"}],"range":{"from":"now-1h","to":"now"}}}',
-    )
-    .targetBlank(true);
+function thresholds({ base, steps }: Steps) {
+  return new dashboard.ThresholdsConfigBuilder()
+    .mode(dashboard.ThresholdsMode.Absolute)
+    .steps([{ value: null, color: base }, ...steps.map(([value, color]) => ({ value, color }))]);
+}
 
-export function series(title: string, unit: string, queries: Query[], options: { description?: string; traces?: boolean; w?: number } = {}) {
+/**
+ * A field data link to the trace of a point's `trace_id` (an exemplar carries one) in the
+ * trace data source. Grafana's field links are DataLinks, which may be "internal" (open a
+ * query of another data source in Explore, as the exemplar destinations do); the SDK 0.0.21
+ * types field links as DashboardLink, which lacks `internal`, hence the cast.
+ */
+const traceLink: cog.Builder<dashboard.DashboardLink> = {
+  build: () =>
+    ({
+      title: 'Trace ${__data.fields.trace_id}',
+      url: '',
+      internal: {
+        datasourceUid: TRACES.uid,
+        datasourceName: TRACES.name,
+        query: { queryType: 'traceql', query: '${__data.fields.trace_id}' },
+      },
+    }) as unknown as dashboard.DashboardLink,
+};
+
+interface SeriesOptions {
+  description?: string;
+  w?: number;
+  /** Dashed lines at these thresholds (an alert's, an SLO's). */
+  thresholds?: Steps;
+  /** Links a point to its trace by trace_id. */
+  traces?: boolean;
+  min?: number;
+}
+
+export function series(title: string, unit: string, queries: Query[], options: SeriesOptions = {}) {
   const panel = new timeseries.PanelBuilder()
     .title(title)
     .datasource(DATASOURCE)
@@ -61,29 +93,51 @@ export function series(title: string, unit: string, queries: Query[], options: {
         .displayMode(common.LegendDisplayMode.Table)
         .placement(common.LegendPlacement.Bottom)
         .showLegend(true)
-        .calcs(['mean', 'max']),
-    );
+        .calcs(['mean', 'max', 'lastNotNull']),
+    )
+    .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending));
   if (options.description) panel.description(options.description);
-  if (options.traces) panel.dataLinks([traceLink()]);
+  if (options.min !== undefined) panel.min(options.min);
+  if (options.thresholds) {
+    panel
+      .thresholds(thresholds(options.thresholds))
+      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Dashed));
+  }
+  if (options.traces) panel.dataLinks([traceLink]);
   queries.forEach((q, i) => panel.withTarget(target(q, i)));
   return panel;
 }
 
-export function single(title: string, unit: string, query: Query, options: { description?: string; w?: number; timeFrom?: string; decimals?: number } = {}) {
+interface SingleOptions {
+  description?: string;
+  w?: number;
+  /** The panel's own time range, e.g. `now/d` for "today". */
+  timeFrom?: string;
+  decimals?: number;
+  thresholds?: Steps;
+  mappings?: dashboard.ValueMapping[];
+}
+
+export function single(title: string, unit: string, query: Query, options: SingleOptions = {}) {
   const panel = new stat.PanelBuilder()
     .title(title)
     .datasource(DATASOURCE)
     .unit(unit)
     .span(options.w ?? 6)
-    .height(6)
+    .height(8)
+    .graphMode(common.BigValueGraphMode.Area)
+    .colorMode(options.thresholds || options.mappings ? common.BigValueColorMode.Background : common.BigValueColorMode.None)
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']))
     .withTarget(target(query, 0));
   if (options.description) panel.description(options.description);
   if (options.timeFrom) panel.timeFrom(options.timeFrom);
   if (options.decimals !== undefined) panel.decimals(options.decimals);
+  if (options.thresholds) panel.thresholds(thresholds(options.thresholds));
+  if (options.mappings) panel.mappings(options.mappings);
   return panel;
 }
 
+/** Horizontal bars of an instant query: a top-N. */
 export function bars(title: string, unit: string, query: Query, options: { description?: string; w?: number } = {}) {
   const panel = new bargauge.PanelBuilder()
     .title(title)
@@ -92,53 +146,48 @@ export function bars(title: string, unit: string, query: Query, options: { descr
     .span(options.w ?? 12)
     .height(8)
     .orientation(common.VizOrientation.Horizontal)
+    .displayMode(common.BarGaugeDisplayMode.Gradient)
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
     .withTarget(target({ ...query, instant: true }, 0));
   if (options.description) panel.description(options.description);
   return panel;
 }
 
-/** The three variables every Glassbox dashboard has: data source, instance, route. */
-export function withVariables(builder: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
-  return builder
-    .withVariable(new dashboard.DatasourceVariableBuilder('datasource').label('Data source').type('prometheus'))
-    .withVariable(
-      new dashboard.QueryVariableBuilder('instance')
-        .label('Instance')
-        .datasource(DATASOURCE)
-        .query('label_values(up{job="glassbox"}, instance)')
-        .definition('label_values(up{job="glassbox"}, instance)')
-        .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
-        .multi(true)
-        .includeAll(true)
-        .allValue('.*')
-        .sort(dashboard.VariableSort.AlphabeticalAsc),
-    )
-    .withVariable(
-      new dashboard.QueryVariableBuilder('route')
-        .label('Route')
-        .datasource(DATASOURCE)
-        .query('label_values(http_requests_total{job="glassbox"}, endpoint)')
-        .definition('label_values(http_requests_total{job="glassbox"}, endpoint)')
-        .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
-        .multi(true)
-        .includeAll(true)
-        .allValue('.*')
-        .sort(dashboard.VariableSort.AlphabeticalAsc),
-    );
+export const row = (title: string) => new dashboard.RowBuilder(title);
+
+function queryVariable(name: string, label: string, query: string) {
+  return new dashboard.QueryVariableBuilder(name)
+    .label(label)
+    .datasource(DATASOURCE)
+    .query(query)
+    .definition(query)
+    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.*')
+    .sort(dashboard.VariableSort.AlphabeticalAsc);
 }
 
+/** A dashboard with what all four share: tags, links to the others, the data source, instance and route variables. */
 export function newDashboard(uid: string, title: string, description: string) {
-  return withVariables(
-    new dashboard.DashboardBuilder(title)
-      .uid(uid)
-      .description(description)
-      .tags(['glassbox', 'generated'])
-      .editable()
-      .refresh('30s')
-      .time({ from: 'now-1h', to: 'now' })
-      .timezone('browser'),
-  );
+  return new dashboard.DashboardBuilder(title)
+    .uid(uid)
+    .description(description)
+    .tags(['glassbox', 'generated'])
+    .editable()
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .refresh('30s')
+    .time({ from: 'now-1h', to: 'now' })
+    .timezone('browser')
+    .link(
+      new dashboard.DashboardLinkBuilder('Glassbox')
+        .type(dashboard.DashboardLinkType.Dashboards)
+        .tags(['glassbox'])
+        .asDropdown(true)
+        .includeVars(true)
+        .keepTime(true),
+    )
+    .withVariable(new dashboard.DatasourceVariableBuilder('datasource').label('Data source').type('prometheus'))
+    .withVariable(queryVariable('instance', 'Instance', 'label_values(up{job="glassbox"}, instance)'))
+    .withVariable(queryVariable('route', 'Route', 'label_values(http_requests_total{job="glassbox"}, endpoint)'));
 }
-
-export type PanelBuilder = cog.Builder<dashboard.Panel>;

@@ -20,6 +20,7 @@ interface Panel {
   panels?: Panel[];
 }
 
+/** Every target of every panel of the committed dashboards (rows' panels included), by file name order; `dashboard` is the uid. */
 export function panelQueries(dir = DASHBOARDS_DIR): PanelQuery[] {
   const out: PanelQuery[] = [];
   for (const file of readdirSync(dir)
@@ -37,7 +38,11 @@ export function panelQueries(dir = DASHBOARDS_DIR): PanelQuery[] {
   return out;
 }
 
-/** "All" for the multi-value variables, and fixed ranges for Grafana's interval variables. */
+/**
+ * Grafana's variables as a Prometheus answers the query as is: "All" (`.*`) for the instance
+ * and route variables, fixed durations for the interval ones; `$name`, `${name}` and
+ * `${name:format}` alike. `values` overrides or adds some.
+ */
 const VARIABLES: Record<string, string> = { instance: '.*', route: '.*', __rate_interval: '1m', __interval: '15s', __range: '1h' };
 
 export function substituteVariables(expr: string, values: Record<string, string> = {}): string {
