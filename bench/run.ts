@@ -27,6 +27,11 @@
 // POST /admin/profile/cpu takes a profile of the same length, in both formats, for
 // BENCH_PROFILE_ROUNDS rounds (default 3); the median ratio of the throughputs is reported.
 //
+// Then, when the order route ran, the database's limit (bench/order-replay.ts, BENCH_REPLAY=0
+// skips it): the statements one paid order sends, request and confirmation job, captured from
+// PostgreSQL's statement log, replayed by pgbench at the same concurrency for
+// BENCH_REPLAY_SECONDS (default 10); orders/s is printed as a share of the replay's rate.
+//
 // Needs: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/glassbox_bench, created
 // when missing), wrk and taskset
 // (Debian: apt-get install wrk). Only loopback addresses are used.
@@ -38,6 +43,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { orderReplay } from './order-replay.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 // A database of the bench's own (created when missing): its orders and pending jobs must not
@@ -55,6 +61,8 @@ const LOAD_CORE = process.env.BENCH_LOAD_CORE ?? '1';
 const START_ARGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1);
 /** Orders spread over this many products, as real traffic is. */
 const ORDER_PRODUCTS = 32;
+/** How long pgbench replays the order's statements (BENCH_REPLAY=0 skips it). */
+const REPLAY_SECONDS = Number(process.env.BENCH_REPLAY_SECONDS ?? 10);
 
 type ConfigName = 'a' | 'm' | 'b' | 'c' | 'd' | 's' | 'o' | 'z';
 type RouteName = 'health' | 'product' | 'order';
@@ -466,6 +474,23 @@ async function main() {
     if (spans !== undefined) exported[config] = { requests: served[config] ?? 0, spans };
   }
 
+  // The database's limit for this order path (bench/order-replay.ts), with every server stopped.
+  const runOrders = (ROUTE_FILTER ?? ['order']).includes('order');
+  const replay =
+    process.env.BENCH_REPLAY === '0' || !runOrders
+      ? undefined
+      : await orderReplay({
+          databaseUrl: DATABASE_URL,
+          token,
+          productIds,
+          connections: CONNECTIONS,
+          seconds: REPLAY_SECONDS,
+          startCapture: async () => {
+            const { child, url } = await startServer('a');
+            return { url, stop: () => stopServer(child) };
+          },
+        });
+
   const results: Record<string, unknown> = {};
   console.log(`\nMedians of ${ROUNDS} rounds, ${DURATION} s each, ${CONNECTIONS} connections, servers on core ${SERVER_CORE}, wrk on core ${LOAD_CORE}.`);
   console.log(
@@ -520,6 +545,19 @@ async function main() {
       `${config}: confirmation backlog when the order load stopped: at most ${Math.max(...runs.map((x) => x.backlog!))} jobs, drained within ${Math.max(...runs.map((x) => x.drain_ms!))} ms`,
     );
   }
+  if (replay && 'skipped' in replay) console.log(`\norder replay skipped: ${replay.skipped}`);
+  else if (replay) {
+    console.log(
+      `\npgbench replay of one paid order's statements (${replay.statements.request} round trips and ${replay.commits.request} commits in the request, ${replay.statements.background} and ${replay.commits.background} in the background), ${CONNECTIONS} clients, ${REPLAY_SECONDS} s: ${replay.tps.toFixed(0)} orders/s (script ${replay.script})`,
+    );
+    for (const config of order) {
+      const runs = samples[`${config}.order`];
+      if (runs?.length)
+        console.log(
+          `${config}: ${median(runs.map((x) => x.rps)).toFixed(0)} orders/s = ${(median(runs.map((x) => x.rps)) / replay.tps).toFixed(2)} of the replay's rate`,
+        );
+    }
+  }
   console.log(`\npeak RSS over the whole bench (start-up and all routes): ${order.map((c) => `${c} ${wholePeak[c] ?? 0} MB`).join(', ')}`);
   for (const [config, e] of Object.entries(exported)) {
     console.log(`${config}: the OTLP receiver got ${e.spans} spans for ${e.requests} requests (${(e.spans / e.requests).toFixed(2)} a request)`);
@@ -532,7 +570,7 @@ async function main() {
   const file = join(ROOT, 'bench/results/latest.json');
   writeFileSync(
     file,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, peak_rss_per_route: perRoutePeaks, peak_rss_mb_whole_bench: wholePeak, otlp_bytes_received: [...receivers.values()].reduce((n, r) => n + r.bytes(), 0), exported, results, confirmation_backlog: Object.fromEntries(order.flatMap((c) => (samples[`${c}.order`] ? [[c, samples[`${c}.order`]!.map((x) => ({ backlog: x.backlog, drain_ms: x.drain_ms }))]] : []))), scrape, profile }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, peak_rss_per_route: perRoutePeaks, peak_rss_mb_whole_bench: wholePeak, otlp_bytes_received: [...receivers.values()].reduce((n, r) => n + r.bytes(), 0), exported, results, order_replay: replay, confirmation_backlog: Object.fromEntries(order.flatMap((c) => (samples[`${c}.order`] ? [[c, samples[`${c}.order`]!.map((x) => ({ backlog: x.backlog, drain_ms: x.drain_ms }))]] : []))), scrape, profile }, null, 2)}\n`,
   );
   console.log(`\nwrote ${file}`);
   for (const r of receivers.values()) r.server.close();
