@@ -82,6 +82,11 @@ export async function orderReplay(options: {
   seconds: number;
   startCapture: () => Promise<{ url: string; stop: () => Promise<unknown> }>;
 }): Promise<Replay | { skipped: string }> {
+  try {
+    await run('pgbench', ['--version']);
+  } catch {
+    return { skipped: 'pgbench is missing (Debian: it ships with postgresql-15, or postgresql-client)' };
+  }
   const logFile = process.env.BENCH_PG_LOG ?? DEFAULT_LOG;
   try {
     statSync(logFile);
