@@ -143,6 +143,10 @@ export function sloTests(spec: SloSpec) {
   const alerts = alertRules(spec);
   return {
     rule_files: ['../slo-rules.yml'],
+    // promtool evaluates rule groups in no fixed order unless told: the alerts read the SLI
+    // group's series at the same instant, so they must run after it, or a case near a
+    // threshold passes or fails by chance.
+    group_eval_order: [`slo-${spec.name}-sli`, `slo-${spec.name}-alerts`],
     // No alert has a `for`: evaluating every 5 minutes tests the same conditions, five times faster.
     evaluation_interval: '5m',
     tests: CASES.map((c) => {
