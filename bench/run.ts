@@ -43,6 +43,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { EXPORT_BLOCK_BOUNDS } from '../src/observability/tracing/export-blocking.ts';
+import { readStall, stallBetween, type RunStall } from './loop-stall.ts';
 import { orderReplay } from './order-replay.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -65,6 +67,8 @@ const ORDER_PRODUCTS = 32;
 const REPLAY_SECONDS = Number(process.env.BENCH_REPLAY_SECONDS ?? 10);
 
 type ConfigName = 'a' | 'm' | 'b' | 'c' | 'd' | 's' | 'o' | 'z';
+/** The configurations that export spans (their runs report the export's loop stalls). */
+const TRACED = new Set<ConfigName>(['c', 'd', 's', 'o']);
 type RouteName = 'health' | 'product' | 'order';
 
 const CONFIGS: Record<ConfigName, { label: string; env: Record<string, string>; bare?: boolean }> = {
@@ -99,6 +103,8 @@ interface Sample {
   /** Order route: confirmation jobs still queued when the load stopped, and how long they took to drain. */
   backlog?: number;
   drain_ms?: number;
+  /** Traced configurations: what span export held the event loop for during the run (loop-stall.ts). */
+  stall?: RunStall;
 }
 
 function requireTool(name: string): void {
@@ -416,6 +422,7 @@ async function main() {
   }
 
   const samples: Record<string, Sample[]> = {};
+  let tail: Awaited<ReturnType<typeof tailRuns>> | undefined;
   /** Each server's peak RSS (MB) during each route, warm-up included, and over the whole bench. */
   const routePeak: Record<string, number> = {};
   const wholePeak: Partial<Record<ConfigName, number>> = {};
@@ -441,11 +448,15 @@ async function main() {
       const rotated = configs.map((_, i) => configs[(i + round - 1) % configs.length]!);
       for (const config of rotated) {
         const { child, url } = servers.get(config)!;
+        // Read (and the loop-lag monitor reset) before the CPU count starts: not billed to the run.
+        const stallBefore = TRACED.has(config) && route !== 'health' ? await readStall(url) : undefined;
         const cpuBefore = cpuSeconds(child.pid!);
         const { requests, ...sample } = await wrk(`${url}${paths[route]}`, DURATION, routes[route](`${round}${config}${Date.now()}`));
         served[config] = (served[config] ?? 0) + requests;
         sample.cpu_us = Number((((cpuSeconds(child.pid!) - cpuBefore) / (sample.rps * DURATION)) * 1e6).toFixed(1));
         sample.round = round;
+        const stallAfter = stallBefore ? await readStall(url) : undefined;
+        if (stallBefore && stallAfter) sample.stall = stallBetween(stallBefore, stallAfter);
         (samples[`${config}.${route}`] ??= []).push(sample);
         console.log(
           `${route.padEnd(7)} round ${String(round).padStart(2)} ${config} ${sample.rps.toFixed(0).padStart(6)} req/s  p50 ${sample.p50.toFixed(2)} ms  p99 ${sample.p99.toFixed(2)} ms  cpu ${sample.cpu_us} µs/req`,
@@ -458,6 +469,9 @@ async function main() {
           );
         }
       }
+    }
+    if (route === 'product' && TAIL_PASSES > 0 && configs.includes('a') && configs.includes('c')) {
+      tail = await tailRuns(servers, paths.product, routes.product('tail'));
     }
     for (const config of configs) {
       const peak = peakRss(servers.get(config)!.child.pid!);
@@ -545,6 +559,26 @@ async function main() {
       `${config}: confirmation backlog when the order load stopped: at most ${Math.max(...runs.map((x) => x.backlog!))} jobs, drained within ${Math.max(...runs.map((x) => x.drain_ms!))} ms`,
     );
   }
+  console.log("\nspan export on the event loop (median over rounds): blocks a second, mean block, longest block; and the loop's longest delay from any cause");
+  for (const route of ['product', 'order'] as RouteName[]) {
+    for (const config of order) {
+      const runs = samples[`${config}.${route}`]?.filter((x) => x.stall) ?? [];
+      if (runs.length === 0) continue;
+      const longest = runs.map((x) => x.stall!.longest_block_le_ms);
+      const finite = longest.filter((x): x is number => typeof x === 'number');
+      console.log(
+        `${config} ${route.padEnd(8)} ${median(runs.map((x) => x.stall!.blocks / DURATION)).toFixed(0)} blocks/s, mean ${median(runs.map((x) => x.stall!.mean_us)).toFixed(1)} µs, longest ≤ ${longest.includes('+Inf') ? `> ${EXPORT_BLOCK_BOUNDS.at(-1)! * 1000}` : finite.length ? Math.max(...finite) : '-'} ms (worst round); loop lag max ${median(runs.map((x) => x.stall!.loop_lag_max_ms)).toFixed(1)} ms`,
+      );
+    }
+  }
+  if (tail) {
+    console.log(`\nthe traced tail, configurations one after the other (${TAIL_SECONDS} s each, ${TAIL_PASSES} passes) on the product read:`);
+    for (const pass of tail) {
+      console.log(
+        `pass ${pass.pass}: ${pass.runs.map((r) => `${r.config} p99 ${r.p99.toFixed(2)} ms ${r.rps.toFixed(0)} req/s${r.stall ? ` (export longest block ≤ ${r.stall.longest_block_le_ms} ms, loop lag max ${r.stall.loop_lag_max_ms} ms)` : ''}`).join('; ')}; c/a p99 ${pass.p99_c_over_a.toFixed(2)}, req/s ${pass.rps_c_over_a.toFixed(2)}`,
+      );
+    }
+  }
   if (replay && 'skipped' in replay) console.log(`\norder replay skipped: ${replay.skipped}`);
   else if (replay) {
     console.log(
@@ -570,11 +604,38 @@ async function main() {
   const file = join(ROOT, 'bench/results/latest.json');
   writeFileSync(
     file,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, peak_rss_per_route: perRoutePeaks, peak_rss_mb_whole_bench: wholePeak, otlp_bytes_received: [...receivers.values()].reduce((n, r) => n + r.bytes(), 0), exported, results, order_replay: replay, confirmation_backlog: Object.fromEntries(order.flatMap((c) => (samples[`${c}.order`] ? [[c, samples[`${c}.order`]!.map((x) => ({ backlog: x.backlog, drain_ms: x.drain_ms }))]] : []))), scrape, profile }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, peak_rss_per_route: perRoutePeaks, peak_rss_mb_whole_bench: wholePeak, otlp_bytes_received: [...receivers.values()].reduce((n, r) => n + r.bytes(), 0), exported, results, traced_tail_sequential: tail, order_replay: replay, confirmation_backlog: Object.fromEntries(order.flatMap((c) => (samples[`${c}.order`] ? [[c, samples[`${c}.order`]!.map((x) => ({ backlog: x.backlog, drain_ms: x.drain_ms }))]] : []))), scrape, profile }, null, 2)}\n`,
   );
   console.log(`\nwrote ${file}`);
   for (const r of receivers.values()) r.server.close();
   sentry?.server.close();
+}
+
+const TAIL_SECONDS = Number(process.env.BENCH_TAIL_SECONDS ?? 8);
+const TAIL_PASSES = Number(process.env.BENCH_TAIL_PASSES ?? 2);
+
+/**
+ * The traced tail as a user first measured it: on the product read, observability off (a)
+ * then 100 % tracing (c), and d when it runs, one long run each, one after the other
+ * (BENCH_TAIL_PASSES passes of BENCH_TAIL_SECONDS s; 0 passes skips it). A single pair of
+ * runs is exactly what the interleaved rounds' medians smooth over, so both are reported.
+ */
+async function tailRuns(servers: Map<ConfigName, { child: ChildProcess; url: string }>, path: string, load: { options: string[] }) {
+  const passes = [];
+  for (let pass = 1; pass <= TAIL_PASSES; pass++) {
+    const runs: { config: ConfigName; rps: number; p99: number; stall?: RunStall }[] = [];
+    for (const config of (['a', 'c', 'd'] as ConfigName[]).filter((c) => servers.has(c))) {
+      const { url } = servers.get(config)!;
+      const before = TRACED.has(config) ? await readStall(url) : undefined;
+      const { rps, p99 } = await wrk(`${url}${path}`, TAIL_SECONDS, load);
+      const after = before ? await readStall(url) : undefined;
+      runs.push({ config, rps, p99, ...(before && after ? { stall: stallBetween(before, after) } : {}) });
+    }
+    const a = runs.find((r) => r.config === 'a')!;
+    const c = runs.find((r) => r.config === 'c')!;
+    passes.push({ pass, runs, p99_c_over_a: Number((c.p99 / a.p99).toFixed(2)), rps_c_over_a: Number((c.rps / a.rps).toFixed(2)) });
+  }
+  return passes;
 }
 
 /** A stand-in for Sentry on loopback: accepts envelopes and counts them. */

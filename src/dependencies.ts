@@ -106,6 +106,7 @@ export async function createDependencies(config: Config, logger: AppLogger, opti
         cache: { names: [IDEMPOTENCY_CACHE] },
         business: true,
         telemetry: () => tracingRuntime().loss(),
+        ...(tracingRuntime().enabled ? { exportBlocking: () => tracingRuntime().exportBlocking() } : {}),
       })
     : DISABLED_METRICS;
 

@@ -51,7 +51,14 @@ export const observability = fp(
     if (options.tracing ?? runtime.enabled) await app.register(httpServerSpans);
     // After the span plugin, so the latency exemplar can read the request's trace id.
     const metrics =
-      options.metrics === false ? undefined : (options.metrics ?? createMetrics({ maxTenants: options.maxTenants ?? 100, telemetry: () => runtime.loss() }));
+      options.metrics === false
+        ? undefined
+        : (options.metrics ??
+          createMetrics({
+            maxTenants: options.maxTenants ?? 100,
+            telemetry: () => runtime.loss(),
+            ...(runtime.enabled ? { exportBlocking: () => runtime.exportBlocking() } : {}),
+          }));
     if (metrics?.enabled) await app.register(httpMetrics, { metrics });
 
     await app.register(errorHooks, { reporting: options.errors ?? NO_ERROR_REPORTING });

@@ -798,3 +798,35 @@ describe('ExportSpanProcessor with an exporter that takes encoded spans', () => 
     expect(exporter.shutdownCalls).toBe(1);
   });
 });
+
+describe('ExportSpanProcessor.blockingCounts()', () => {
+  it('times each synchronous run of its export work: a send that holds the loop 3 ms is one block of at least 3 ms', async () => {
+    const { exporter, processor, end } = setupEncoded({ maxExportBatchSize: 4 });
+    exporter.release();
+    end(4);
+    await nextTurn();
+    await settle();
+    const quick = processor.blockingCounts();
+    expect(quick.count).toBeGreaterThanOrEqual(1);
+    expect(quick.counts.reduce((a, b) => a + b, 0)).toBe(quick.count);
+
+    // The transport now holds the loop for 3 ms each time it is handed a batch.
+    const send = exporter.exportEncoded.bind(exporter);
+    exporter.exportEncoded = (batch, done) => {
+      const until = performance.now() + 3;
+      while (performance.now() < until);
+      send(batch, done);
+    };
+    end(4);
+    await nextTurn();
+    await settle();
+    const slow = processor.blockingCounts();
+    expect(exporter.batches).toHaveLength(2);
+    expect(slow.count).toBeGreaterThan(quick.count);
+    expect(slow.maxSeconds).toBeGreaterThanOrEqual(0.003);
+    expect(slow.sumSeconds - quick.sumSeconds).toBeGreaterThanOrEqual(0.003);
+    // Bucket 5 is (2.5 ms, 5 ms]: the slow block is there or above, and only one block is.
+    const above = (c: readonly number[]) => c.slice(5).reduce((a, b) => a + b, 0);
+    expect(above(slow.counts) - above(quick.counts)).toBe(1);
+  });
+});

@@ -11,6 +11,7 @@
 // - Glassbox's composition (every group) renders both formats, and promtool accepts it.
 import { describe, expect, it } from 'vitest';
 import { ACTIVE_USERS_WINDOW_MS, createMetrics, type Metrics, type MetricsOptions } from '../../src/observability/metrics/metrics.ts';
+import { ExportBlocking } from '../../src/observability/tracing/export-blocking.ts';
 import type { TelemetryLoss } from '../../src/observability/tracing/telemetry-loss.ts';
 import { findPromtool, parseExposition, PROMTOOL_MISSING, promtoolCheckMetrics, runsWith, type Exposition } from '../helpers/metrics.ts';
 
@@ -152,6 +153,31 @@ describe('telemetry group', () => {
       expect(e.value('telemetry_span_exports_failed_total'), format).toBe(2);
     }
     expect((await render(metrics, 'openmetrics')).type('telemetry_spans_dropped')).toBe('counter');
+  });
+});
+
+describe('telemetry_span_export_block_seconds', () => {
+  it("renders the export pipeline's blocks as a cumulative histogram read at every scrape, and is absent unless asked for", async () => {
+    expect(familyNames(await render(createMetrics({ maxTenants: 10, runtime: false, telemetry: NO_LOSS })))).not.toContain(
+      'telemetry_span_export_block_seconds',
+    );
+    const blocking = new ExportBlocking();
+    const metrics = createMetrics({ maxTenants: 10, runtime: false, exportBlocking: () => blocking.snapshot() });
+    const empty = await render(metrics);
+    expect(empty.type('telemetry_span_export_block_seconds')).toBe('histogram');
+    expect(empty.value('telemetry_span_export_block_seconds_count')).toBe(0);
+    // Two blocks: one that just started (under 0.1 ms), one that started 3 ms ago.
+    blocking.record(performance.now());
+    blocking.record(performance.now() - 3);
+    for (const format of ['prometheus', 'openmetrics'] as const) {
+      const e = await render(metrics, format);
+      expect(e.value('telemetry_span_export_block_seconds_count'), format).toBe(2);
+      expect(e.value('telemetry_span_export_block_seconds_bucket', { le: '0.0001' }), format).toBe(1);
+      expect(e.value('telemetry_span_export_block_seconds_bucket', { le: '0.0025' }), format).toBe(1);
+      expect(e.value('telemetry_span_export_block_seconds_bucket', { le: '0.005' }), format).toBe(2);
+      expect(e.value('telemetry_span_export_block_seconds_bucket', { le: '+Inf' }), format).toBe(2);
+      expect(e.value('telemetry_span_export_block_seconds_sum'), format).toBeGreaterThanOrEqual(0.003);
+    }
   });
 });
 

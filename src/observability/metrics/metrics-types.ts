@@ -2,6 +2,7 @@
 // (metrics.ts), so each group's file can name the methods it implements without importing
 // the file that composes the groups.
 import type { OpenMetricsContentType, Registry } from 'prom-client';
+import type { ExportBlockingCounts } from '../tracing/export-blocking.ts';
 import type { TelemetryLoss } from '../tracing/telemetry-loss.ts';
 import type { ExpositionFormat } from './exposition.ts';
 
@@ -20,6 +21,8 @@ export interface MetricsOptions {
   business?: boolean;
   /** The span export pipeline's losses (cumulative), read at scrape time: telemetry_spans_dropped_total{reason}, telemetry_span_exports_failed_total. Default off. */
   telemetry?: () => TelemetryLoss;
+  /** How long span export held the event loop (cumulative), read at scrape time: telemetry_span_export_block_seconds. Default off; pass it when tracing runs. */
+  exportBlocking?: () => ExportBlockingCounts;
 }
 
 export interface PoolStats {

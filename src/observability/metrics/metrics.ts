@@ -22,7 +22,7 @@ import { databaseMetrics } from './database-metrics.ts';
 import { renderExposition } from './exposition.ts';
 import type { Metrics, MetricsOptions } from './metrics-types.ts';
 import { registerRuntimeMetrics } from './runtime-metrics.ts';
-import { registerTelemetryMetrics } from './telemetry-metrics.ts';
+import { registerExportBlockingMetric, registerTelemetryMetrics } from './telemetry-metrics.ts';
 
 export { ACTIVE_USERS_WINDOW_MS, HTTP_DURATION_BUCKETS } from './core-metrics.ts';
 export { DB_DURATION_BUCKETS } from './database-metrics.ts';
@@ -64,6 +64,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const cache = options.cache ? cacheMetrics(registry, options.cache.names) : undefined;
   const business = options.business ? businessMetrics(registry, { maxTenants: options.maxTenants }) : undefined;
   if (options.telemetry) registerTelemetryMetrics(registry, options.telemetry);
+  if (options.exportBlocking) registerExportBlockingMetric(registry, options.exportBlocking);
   if (options.runtime !== false) registerRuntimeMetrics(registry);
 
   return {

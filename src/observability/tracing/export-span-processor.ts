@@ -26,6 +26,7 @@
 import { context, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { ExportBlocking, type ExportBlockingCounts } from './export-blocking.ts';
 import { isEncodedSpanExporter, type EncodedSpanExporter } from './otlp-exporter.ts';
 import type { EncodedSpans, SpanEncoder } from './otlp-span-encoder.ts';
 import type { TelemetryLoss } from './telemetry-loss.ts';
@@ -71,6 +72,7 @@ export class ExportSpanProcessor implements SpanProcessor {
   private spansDroppedQueueFull = 0;
   private spansDroppedExportFailed = 0;
   private exportsFailed = 0;
+  private readonly blocking = new ExportBlocking();
 
   constructor(options: ExportSpanProcessorOptions) {
     this.exporter = options.exporter;
@@ -102,6 +104,11 @@ export class ExportSpanProcessor implements SpanProcessor {
   /** What this processor lost since it started (cumulative counts). */
   loss(): TelemetryLoss {
     return { spansDroppedQueueFull: this.spansDroppedQueueFull, spansDroppedExportFailed: this.spansDroppedExportFailed, exportsFailed: this.exportsFailed };
+  }
+
+  /** How long this processor's work held the event loop, block by block (cumulative). */
+  blockingCounts(): ExportBlockingCounts {
+    return this.blocking.snapshot();
   }
 
   /** Spans held, in any form. */
@@ -160,16 +167,25 @@ export class ExportSpanProcessor implements SpanProcessor {
    * slot, the turns that schedule another leave their batches to it.
    */
   private async drain(mode: 'full' | 'tick' | 'all'): Promise<void> {
+    // Each run between two awaits is one block of the loop, timed (export-blocking.ts).
+    let started = performance.now();
     if (this.encoder) this.encodeQueued(this.encoder);
     const pump = mode === 'full';
     if (pump) {
-      if (this.pumping) return;
+      if (this.pumping) {
+        this.blocking.record(started);
+        return;
+      }
       this.pumping = true;
     }
     try {
       do {
         while (this.hasBatch(mode)) {
-          while (this.inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.inFlight);
+          while (this.inFlight.size >= MAX_IN_FLIGHT) {
+            this.blocking.record(started);
+            await Promise.race(this.inFlight);
+            started = performance.now();
+          }
           if (this.encoder) this.encodeQueued(this.encoder);
           if (!this.hasBatch(mode)) break; // another drain sent it meanwhile
           const sent = this.exportBatch(this.takeBatch());
@@ -178,12 +194,15 @@ export class ExportSpanProcessor implements SpanProcessor {
           if (mode === 'tick') mode = 'full';
         }
         if (mode === 'all') {
+          this.blocking.record(started);
           await Promise.all(this.inFlight);
+          started = performance.now();
           if (this.encoder) this.encodeQueued(this.encoder);
         }
       } while (mode === 'all' && (this.waiting() > 0 || this.inFlight.size > 0));
     } finally {
       if (pump) this.pumping = false;
+      this.blocking.record(started);
     }
   }
 

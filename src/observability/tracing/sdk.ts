@@ -25,6 +25,7 @@ import { TracerProvider, type Sampler, type SpanProcessor } from '@opentelemetry
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { createRequire } from 'node:module';
+import { sumExportBlocking, type ExportBlockingCounts } from './export-blocking.ts';
 import { ExportSpanProcessor } from './export-span-processor.ts';
 import { LeanTracer } from './lean-tracer.ts';
 import { RedactingSpanProcessor } from './redacting-span-processor.ts';
@@ -45,6 +46,8 @@ export interface TracingRuntime {
   forceFlush(): Promise<void>;
   /** What the export pipeline lost since it started, summed over every exporter (cumulative). */
   loss(): TelemetryLoss;
+  /** How long the export work held the event loop, block by block, over every exporter (cumulative). */
+  exportBlocking(): ExportBlockingCounts;
 }
 
 export interface StartTracingOptions {
@@ -62,6 +65,7 @@ const DISABLED: TracingRuntime = {
   shutdown: async () => {},
   forceFlush: async () => {},
   loss: () => NO_TELEMETRY_LOSS,
+  exportBlocking: () => sumExportBlocking([]),
 };
 let current: TracingRuntime = DISABLED;
 
@@ -154,5 +158,6 @@ export function startTracing(options: StartTracingOptions): TracingRuntime {
       await Promise.all(processors.map((p) => p.forceFlush()));
     },
     loss: () => sumTelemetryLoss(exportProcessors.map((p) => p.loss())),
+    exportBlocking: () => sumExportBlocking(exportProcessors.map((p) => p.blockingCounts())),
   });
 }
