@@ -18,6 +18,10 @@ export interface RunStall {
   mean_us: number;
   /** The longest block fell at or under this many ms (the histogram's bound; '+Inf' past the last); null: no block. */
   longest_block_le_ms: number | '+Inf' | null;
+  /** 99.9 % of the run's blocks were at or under this many ms (a histogram bound). */
+  p999_block_le_ms: number | '+Inf' | null;
+  /** Blocks over 1 ms during the run. */
+  over_1ms: number;
   /** The event loop's longest delay during the run, ms (any cause). */
   loop_lag_max_ms: number;
 }
@@ -47,20 +51,20 @@ export async function readStall(url: string): Promise<(StallReading & { lagMax: 
 /** The blocks between two readings, and the loop's longest delay as of the second. */
 export function stallBetween(before: StallReading, after: StallReading & { lagMax: number }): RunStall {
   const blocks = after.count - before.count;
-  // Cumulative buckets: every block of the run is at or under the first bound whose delta reaches the total.
-  let longest: number | '+Inf' | null = null;
-  if (blocks > 0) {
-    for (const [i, [bound, cumulative]] of after.buckets.entries()) {
-      if (cumulative - (before.buckets[i]?.[1] ?? 0) >= blocks) {
-        longest = Number.isFinite(bound) ? bound * 1000 : '+Inf';
-        break;
-      }
-    }
-  }
+  const delta = after.buckets.map(([bound, cumulative], i): [number, number] => [bound, cumulative - (before.buckets[i]?.[1] ?? 0)]);
+  /** The first bound under which at least `share` of the run's blocks fall (cumulative buckets). */
+  const bound = (share: number): number | '+Inf' | null => {
+    if (blocks <= 0) return null;
+    const found = delta.find(([, cumulative]) => cumulative >= share * blocks);
+    return found && Number.isFinite(found[0]) ? found[0] * 1000 : '+Inf';
+  };
+  const upTo1ms = delta.find(([b]) => b === 0.001)?.[1] ?? blocks;
   return {
     blocks,
     mean_us: blocks > 0 ? Number((((after.sum - before.sum) / blocks) * 1e6).toFixed(1)) : 0,
-    longest_block_le_ms: longest,
+    longest_block_le_ms: bound(1),
+    p999_block_le_ms: bound(0.999),
+    over_1ms: blocks - upTo1ms,
     loop_lag_max_ms: Number((after.lagMax * 1000).toFixed(1)),
   };
 }

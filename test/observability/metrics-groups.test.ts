@@ -166,9 +166,9 @@ describe('telemetry_span_export_block_seconds', () => {
     const empty = await render(metrics);
     expect(empty.type('telemetry_span_export_block_seconds')).toBe('histogram');
     expect(empty.value('telemetry_span_export_block_seconds_count')).toBe(0);
-    // Two blocks: one that just started (under 0.1 ms), one that started 3 ms ago.
-    blocking.record(performance.now());
-    blocking.record(performance.now() - 3);
+    // Two blocks: one that just began (under 0.1 ms), one that began 3 ms ago.
+    blocking.record(blocking.begin());
+    blocking.record(blocking.begin() - 3);
     for (const format of ['prometheus', 'openmetrics'] as const) {
       const e = await render(metrics, format);
       expect(e.value('telemetry_span_export_block_seconds_count'), format).toBe(2);

@@ -168,7 +168,7 @@ export class ExportSpanProcessor implements SpanProcessor {
    */
   private async drain(mode: 'full' | 'tick' | 'all'): Promise<void> {
     // Each run between two awaits is one block of the loop, timed (export-blocking.ts).
-    let started = performance.now();
+    let started = this.blocking.begin();
     if (this.encoder) this.encodeQueued(this.encoder);
     const pump = mode === 'full';
     if (pump) {
@@ -184,7 +184,7 @@ export class ExportSpanProcessor implements SpanProcessor {
           while (this.inFlight.size >= MAX_IN_FLIGHT) {
             this.blocking.record(started);
             await Promise.race(this.inFlight);
-            started = performance.now();
+            started = this.blocking.begin();
           }
           if (this.encoder) this.encodeQueued(this.encoder);
           if (!this.hasBatch(mode)) break; // another drain sent it meanwhile
@@ -196,7 +196,7 @@ export class ExportSpanProcessor implements SpanProcessor {
         if (mode === 'all') {
           this.blocking.record(started);
           await Promise.all(this.inFlight);
-          started = performance.now();
+          started = this.blocking.begin();
           if (this.encoder) this.encodeQueued(this.encoder);
         }
       } while (mode === 'all' && (this.waiting() > 0 || this.inFlight.size > 0));
