@@ -156,13 +156,16 @@ async function settle(): Promise<{ backlog: number; drain_ms: number }> {
 /**
  * Drops the jobs earlier benches left queued in the bench's database (reconcile jobs are set
  * a day ahead, confirmations may be left when a bench was stopped): this bench's servers
- * would otherwise work through them while they are measured.
+ * would otherwise work through them while they are measured. Also the ones left 'active'
+ * with no worker alive (a bench stopped mid-run, and the order replay, whose pgbench
+ * clients replay pg-boss's fetch but complete only the job ids they made up): counted as
+ * backlog, they would never drain.
  */
 async function clearQueuedJobs(): Promise<void> {
   const client = new pg.Client({ connectionString: DATABASE_URL });
   await client.connect();
   try {
-    await client.query(`DELETE FROM pgboss.job WHERE state IN ('created', 'retry')`);
+    await client.query(`DELETE FROM pgboss.job WHERE state IN ('created', 'retry', 'active')`);
   } finally {
     await client.end();
   }
@@ -504,6 +507,8 @@ async function main() {
             return { url, stop: () => stopServer(child) };
           },
         });
+  // The replay's jobs (created and fetched by pgbench, never completed): not the next bench's backlog.
+  if (replay) await clearQueuedJobs();
 
   const results: Record<string, unknown> = {};
   console.log(`\nMedians of ${ROUNDS} rounds, ${DURATION} s each, ${CONNECTIONS} connections, servers on core ${SERVER_CORE}, wrk on core ${LOAD_CORE}.`);
@@ -584,13 +589,14 @@ async function main() {
   if (replay && 'skipped' in replay) console.log(`\norder replay skipped: ${replay.skipped}`);
   else if (replay) {
     console.log(
-      `\npgbench replay of one paid order's statements (${replay.statements.request} round trips and ${replay.commits.request} commits in the request, ${replay.statements.background} and ${replay.commits.background} in the background), ${CONNECTIONS} clients, ${REPLAY_SECONDS} s: ${replay.tps.toFixed(0)} orders/s (script ${replay.script})`,
+      `\npgbench replay of one paid order's statements (${replay.statements.request} round trips and ${replay.commits.request} commits in the request, ${replay.statements.background} and ${replay.commits.background} in the background), ${CONNECTIONS} clients, ${REPLAY_SECONDS} s each: the whole order in one session ${replay.tps.toFixed(0)} orders/s, the request alone ${replay.request_tps.toFixed(0)}/s (script ${replay.script})`,
     );
     for (const config of order) {
       const runs = samples[`${config}.order`];
-      if (runs?.length)
+      const rate = runs?.length ? median(runs.map((x) => x.rps)) : undefined;
+      if (rate !== undefined)
         console.log(
-          `${config}: ${median(runs.map((x) => x.rps)).toFixed(0)} orders/s = ${(median(runs.map((x) => x.rps)) / replay.tps).toFixed(2)} of the replay's rate`,
+          `${config}: ${rate.toFixed(0)} orders/s = ${(rate / replay.tps).toFixed(2)} of the whole order's replay, ${(rate / replay.request_tps).toFixed(2)} of the request's`,
         );
     }
   }

@@ -7,8 +7,10 @@ import { observability, observabilityServerOptions, type AppLogger, type Lifecyc
 import type { ErrorReporting } from './observability/errors/error-reporting.ts';
 import type { Cache } from './platform/cache/cache.ts';
 import type { Database } from './platform/db/database.ts';
+import { corsPlugin, parseCorsOrigins } from './platform/http/cors.ts';
 import { docsRoutes, openApiCollector } from './platform/http/docs.ts';
 import { frameworkErrorHandler, registerErrorHandling } from './platform/http/error-handler.ts';
+import { securityHeaders } from './platform/http/security-headers.ts';
 import { ajvOptions, schemaController } from './platform/http/validation.ts';
 import { authRoutes } from './modules/auth/auth.routes.ts';
 import { ordersRoutes } from './modules/orders/orders.routes.ts';
@@ -65,7 +67,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Before any route: @fastify/swagger learns the routes (the probes too) as they are added.
-  await app.register(openApiCollector, { version: packageJson.version });
+  await app.register(openApiCollector, { version: packageJson.version, host: deps.config.HOST, port: deps.config.PORT });
   // Then, before every other route: request ids, request logging, server spans, HTTP
   // metrics, /metrics and the probes.
   await app.register(observability, {
@@ -87,6 +89,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         : false,
     ...(deps.config.ADMIN_TOKEN ? { adminToken: deps.config.ADMIN_TOKEN } : {}),
   });
+
+  // The headers callers and their scanners expect on every /api answer; CORS when CORS_ORIGINS lists origins.
+  await app.register(securityHeaders, { production: deps.config.APP_ENV === 'production' });
+  await app.register(corsPlugin, { origins: parseCorsOrigins(deps.config.CORS_ORIGINS) });
 
   app.decorateRequest('auth', null);
   app.addSchema(ErrorResponse);

@@ -19,6 +19,12 @@ const Url = (protocols: string[]) => Type.String({ pattern: `^(${protocols.join(
 export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'HTTP listener port' }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'HTTP listener address' }),
+  CORS_ORIGINS: Type.Optional(
+    Type.String({
+      pattern: '^(\\*|https?://[^,/\\s]+(\\s*,\\s*https?://[^,/\\s]+)*)$',
+      description: 'browser origins allowed to call the API (comma-separated http(s) origins, or *); unset: CORS off',
+    }),
+  ),
   APP_ENV: Type.Union([Type.Literal('development'), Type.Literal('test'), Type.Literal('production')], {
     default: 'development',
     description: 'production refuses unsafe defaults (no JWT secret, embedded DB)',

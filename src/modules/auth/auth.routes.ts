@@ -9,7 +9,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeof 
     '/api/auth/login',
     {
       schema: {
+        operationId: 'login',
         tags: ['auth'],
+        // Public: this is where a token comes from.
+        security: [],
         summary: 'Log in to a tenant; returns an access token',
         body: LoginBody,
         response: { 200: TokenResponse, ...errors(400, 401, 429) },

@@ -88,7 +88,7 @@ export function orderSettlement(deps: SettlementDeps) {
       settled = undefined; // set again only by the attempt that commits
       const order = await ordersRepository.lockForSettlement(tx, orderId);
       if (!order || order.status !== 'pending') return undefined;
-      const idempotency = await idempotencyRepository.findByOrder(tx, orderId);
+      const idempotency = await idempotencyRepository.findForOrder(tx, order.idempotency_key, orderId);
       const requestId = idempotency?.request_id ?? 'reconciler';
       let response: StoredResponse;
       if (result.status === 'captured') {

@@ -17,6 +17,7 @@ export const ordersRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeo
     '/api/orders',
     {
       schema: {
+        operationId: 'createOrder',
         tags,
         security,
         summary: 'Place an order and charge it (idempotent by Idempotency-Key)',
@@ -45,13 +46,31 @@ export const ordersRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeo
 
   app.get(
     '/api/orders',
-    { schema: { tags, security, summary: 'List orders, newest first', querystring: ListQuery, response: { 200: ListOf(OrderSchema), ...errors(400, 401) } } },
+    {
+      schema: {
+        operationId: 'listOrders',
+        tags,
+        security,
+        summary: 'List orders, newest first',
+        querystring: ListQuery,
+        response: { 200: ListOf(OrderSchema), ...errors(400, 401) },
+      },
+    },
     async (request) => service.list(claims(request), request.query.limit, request.query.cursor),
   );
 
   app.get(
     '/api/orders/:id',
-    { schema: { tags, security, summary: 'One order with its items and payment', params: IdParams, response: { 200: OrderSchema, ...errors(400, 401, 404) } } },
+    {
+      schema: {
+        operationId: 'getOrder',
+        tags,
+        security,
+        summary: 'One order with its items and payment',
+        params: IdParams,
+        response: { 200: OrderSchema, ...errors(400, 401, 404) },
+      },
+    },
     async (request) => service.get(claims(request), request.params.id),
   );
 };

@@ -178,7 +178,7 @@ export function ordersService(deps: OrdersDeps) {
       return { ...stored, replayed: false };
     }
     // The reconciler settled it first: answer what it stored.
-    const record = await deps.db.withTenant(auth.tenant_id, (tx) => idempotencyRepository.findByOrder(tx, orderId));
+    const record = await deps.db.withTenant(auth.tenant_id, (tx) => idempotencyRepository.findForOrder(tx, key, orderId));
     if (!record?.response_body || record.response_status === null) throw new Error('settled order has no stored response');
     return { statusCode: record.response_status, body: record.response_body, replayed: false };
   }

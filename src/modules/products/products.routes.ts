@@ -18,6 +18,7 @@ export const productsRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typ
     {
       preHandler: requireRole('admin'),
       schema: {
+        operationId: 'createProduct',
         tags,
         security,
         summary: 'Create a product (owners and admins)',
@@ -31,14 +32,30 @@ export const productsRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typ
   app.get(
     '/api/products',
     {
-      schema: { tags, security, summary: 'List products, newest first', querystring: ListQuery, response: { 200: ListOf(ProductSchema), ...errors(400, 401) } },
+      schema: {
+        operationId: 'listProducts',
+        tags,
+        security,
+        summary: 'List products, newest first',
+        querystring: ListQuery,
+        response: { 200: ListOf(ProductSchema), ...errors(400, 401) },
+      },
     },
     async (request) => service.list(claims(request), request.query.limit, request.query.cursor),
   );
 
   app.get(
     '/api/products/:id',
-    { schema: { tags, security, summary: 'One product', params: IdParams, response: { 200: ProductSchema, ...errors(400, 401, 404) } } },
+    {
+      schema: {
+        operationId: 'getProduct',
+        tags,
+        security,
+        summary: 'One product',
+        params: IdParams,
+        response: { 200: ProductSchema, ...errors(400, 401, 404) },
+      },
+    },
     async (request) => service.get(claims(request), request.params.id),
   );
 
@@ -47,6 +64,7 @@ export const productsRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typ
     {
       preHandler: requireRole('admin'),
       schema: {
+        operationId: 'updateProduct',
         tags,
         security,
         summary: 'Change a product (owners and admins)',

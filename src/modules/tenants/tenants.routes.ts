@@ -8,7 +8,10 @@ export const tenantsRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<type
     '/api/tenants',
     {
       schema: {
+        operationId: 'createTenant',
         tags: ['tenants'],
+        // Public: signing up is how a caller gets its first token.
+        security: [],
         summary: 'Sign up: create a tenant and its owner, and log the owner in',
         body: SignupBody,
         response: { 201: SignupResponse, ...errors(400, 409, 413, 429) },

@@ -10,7 +10,15 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeof
 
   app.get(
     '/api/me',
-    { schema: { tags: ['users'], summary: 'The caller and their tenant', security: bearerSecurity, response: { 200: MeResponse, ...errors(401, 404) } } },
+    {
+      schema: {
+        operationId: 'getMe',
+        tags: ['users'],
+        summary: 'The caller and their tenant',
+        security: bearerSecurity,
+        response: { 200: MeResponse, ...errors(401, 404) },
+      },
+    },
     async (request) => service.me(claims(request)),
   );
 
@@ -19,6 +27,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeof
     {
       preHandler: requireRole('admin'),
       schema: {
+        operationId: 'createUser',
         tags: ['users'],
         summary: 'Create a user in the caller’s tenant (owners and admins)',
         security: bearerSecurity,
@@ -33,6 +42,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeof
     '/api/users',
     {
       schema: {
+        operationId: 'listUsers',
         tags: ['users'],
         summary: 'List users, newest first',
         security: bearerSecurity,
@@ -45,7 +55,16 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeof
 
   app.get(
     '/api/users/:id',
-    { schema: { tags: ['users'], summary: 'One user', security: bearerSecurity, params: IdParams, response: { 200: UserSchema, ...errors(400, 401, 404) } } },
+    {
+      schema: {
+        operationId: 'getUser',
+        tags: ['users'],
+        summary: 'One user',
+        security: bearerSecurity,
+        params: IdParams,
+        response: { 200: UserSchema, ...errors(400, 401, 404) },
+      },
+    },
     async (request) => service.get(claims(request), request.params.id),
   );
 };

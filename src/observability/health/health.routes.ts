@@ -31,16 +31,28 @@ const Probe = Type.Object({ status: Type.String(), checks: Type.Optional(Checks)
 
 const LIVE = { status: 'ok' } as const;
 
+const MALFORMED_REQUEST = { description: 'Malformed request or headers too large (400, 431), answered by the HTTP parser with no body', type: 'null' } as const;
+
 export async function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptions) {
   const readiness = createReadiness(opts.checks, { checkTimeoutMs: opts.checkTimeoutMs ?? 1000, cacheMs: opts.cacheMs ?? 1000 });
-  const schema = (summary: string) => ({ tags: ['health'], summary, response: { 200: Probe, 503: Probe } });
+  // Probes take no token (an orchestrator calls them): `security: []` says so to client generators.
+  // The only 4xx a probe answers comes from Node's HTTP parser, before any route: a malformed
+  // request (400) or headers past the size limit (431), with no body. Declared so generated
+  // clients and linters know a probe can fail that way too.
+  const schema = (operationId: string, summary: string) => ({
+    operationId,
+    tags: ['health'],
+    summary,
+    security: [],
+    response: { 200: Probe, '4xx': MALFORMED_REQUEST, 503: Probe },
+  });
   // untraced: read once by the span plugin when the route is added. reportErrors: a probe's
   // 503 is its answer, not a failure to page on.
   const probe = { logLevel: 'warn', config: { untraced: true, reportErrors: false, slowRequestLog: false } } as const;
 
-  app.get('/health/live', { schema: schema('Liveness: the process is running'), ...probe }, async () => LIVE);
+  app.get('/health/live', { schema: schema('getLiveness', 'Liveness: the process is running'), ...probe }, async () => LIVE);
 
-  app.get('/health/ready', { schema: schema('Readiness: dependencies answer'), ...probe }, async (_request, reply) => {
+  app.get('/health/ready', { schema: schema('getReadiness', 'Readiness: dependencies answer'), ...probe }, async (_request, reply) => {
     if (opts.state.shuttingDown) {
       // At once: no new checks, no wait on a round that may hang; the last round's detail if any.
       const last = readiness.last();
@@ -52,7 +64,7 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptio
     return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ready' : 'not_ready', checks });
   });
 
-  app.get('/health/startup', { schema: schema('Startup: migrations ran and dependencies answered once'), ...probe }, async (_request, reply) =>
+  app.get('/health/startup', { schema: schema('getStartup', 'Startup: migrations ran and dependencies answered once'), ...probe }, async (_request, reply) =>
     opts.state.started ? { status: 'started' } : reply.code(503).send({ status: 'starting' }),
   );
 }
