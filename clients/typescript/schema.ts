@@ -597,8 +597,8 @@ export interface operations {
   };
   listUsers: {
     parameters: {
-      query: {
-        limit: number;
+      query?: {
+        limit?: number;
         /** @description next_cursor of the previous page */
         cursor?: string;
       };
@@ -788,8 +788,8 @@ export interface operations {
   };
   listProducts: {
     parameters: {
-      query: {
-        limit: number;
+      query?: {
+        limit?: number;
         /** @description next_cursor of the previous page */
         cursor?: string;
       };
@@ -1051,8 +1051,8 @@ export interface operations {
   };
   listOrders: {
     parameters: {
-      query: {
-        limit: number;
+      query?: {
+        limit?: number;
         /** @description next_cursor of the previous page */
         cursor?: string;
       };

@@ -1,7 +1,12 @@
 // Small API clients for tests: sign up a tenant, log in, create things, with unique names
-// so files can share one real database.
+// so files can share one real database. Every call goes through the typed client generated
+// from the OpenAPI document (helpers/client.ts), so the tests call the API as its callers do.
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { paths } from '../../clients/typescript/schema.ts';
+import { apiClient, result, type ApiResult } from './client.ts';
+
+type Body<P extends keyof paths, M extends 'post' | 'patch'> = paths[P][M] extends { requestBody: { content: { 'application/json': infer B } } } ? B : never;
 
 export interface Tenant {
   tenantId: string;
@@ -20,8 +25,8 @@ export function bearer(token: string) {
 
 export async function signup(app: FastifyInstance, overrides: Record<string, unknown> = {}): Promise<Tenant> {
   const slug = unique('acme');
-  const body = { name: 'Acme Inc', slug, email: `owner@${slug}.test`, password: 'correct horse battery', ...overrides };
-  const res = await app.inject({ method: 'POST', url: '/api/tenants', payload: body });
+  const body = { name: 'Acme Inc', slug, email: `owner@${slug}.test`, password: 'correct horse battery', ...overrides } as Body<'/api/tenants', 'post'>;
+  const res = await result(apiClient(app).POST('/api/tenants', { body }));
   if (res.statusCode !== 201) throw new Error(`signup failed: ${res.statusCode} ${res.body}`);
   const json = res.json();
   return {
@@ -34,13 +39,13 @@ export async function signup(app: FastifyInstance, overrides: Record<string, unk
   };
 }
 
-export async function login(app: FastifyInstance, tenant: string, email: string, password: string): Promise<LightMyRequestResponse> {
-  return app.inject({ method: 'POST', url: '/api/auth/login', payload: { tenant, email, password } });
+export async function login(app: FastifyInstance, tenant: string, email: string, password: string): Promise<ApiResult> {
+  return result(apiClient(app).POST('/api/auth/login', { body: { tenant, email, password } }));
 }
 
 export async function createUser(app: FastifyInstance, owner: Tenant, role: 'admin' | 'member'): Promise<{ id: string; email: string; token: string }> {
   const email = `${unique(role)}@${owner.slug}.test`;
-  const res = await app.inject({ method: 'POST', url: '/api/users', headers: bearer(owner.token), payload: { email, password: 'member password', role } });
+  const res = await result(apiClient(app, owner.token).POST('/api/users', { body: { email, password: 'member password', role } }));
   if (res.statusCode !== 201) throw new Error(`create user failed: ${res.statusCode} ${res.body}`);
   const token = (await login(app, owner.slug, email, 'member password')).json().access_token as string;
   return { id: res.json().id, email, token };
@@ -51,12 +56,8 @@ export async function createProduct(
   token: string,
   overrides: Record<string, unknown> = {},
 ): Promise<{ id: string; price_cents: number; stock: number }> {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/api/products',
-    headers: bearer(token),
-    payload: { name: 'Widget', price_cents: 1999, stock: 10, ...overrides },
-  });
+  const body = { name: 'Widget', price_cents: 1999, stock: 10, ...overrides } as Body<'/api/products', 'post'>;
+  const res = await result(apiClient(app, token).POST('/api/products', { body }));
   if (res.statusCode !== 201) throw new Error(`create product failed: ${res.statusCode} ${res.body}`);
   return res.json();
 }
@@ -67,10 +68,10 @@ export async function placeOrder(
   items: { product_id: string; quantity: number }[],
   options: { key?: string; payment_method?: string } = {},
 ) {
-  return app.inject({
-    method: 'POST',
-    url: '/api/orders',
-    headers: { ...bearer(token), 'idempotency-key': options.key ?? randomUUID() },
-    payload: { items, ...(options.payment_method ? { payment_method: options.payment_method } : {}) },
-  });
+  return result(
+    apiClient(app, token).POST('/api/orders', {
+      params: { header: { 'idempotency-key': options.key ?? randomUUID() } },
+      body: { items, ...(options.payment_method ? { payment_method: options.payment_method } : {}) } as Body<'/api/orders', 'post'>,
+    }),
+  );
 }

@@ -28,7 +28,38 @@ export function injectFetch(app: FastifyInstance): (request: Request) => Promise
   };
 }
 
+/** Each answer's body as sent (the client parses it; a replay must be byte for byte the first answer). */
+const rawBodies = new WeakMap<Response, string>();
+
 /** The typed client, talking to `app` in-process; `token` is sent as the bearer token. */
 export function apiClient(app: FastifyInstance, token?: string): GlassboxClient {
-  return createGlassboxClient({ baseUrl: BASE_URL, fetch: injectFetch(app), ...(token ? { token } : {}) });
+  const client = createGlassboxClient({ baseUrl: BASE_URL, fetch: injectFetch(app), ...(token ? { token } : {}) });
+  client.use({
+    async onResponse({ response }) {
+      rawBodies.set(response, await response.clone().text());
+      return undefined;
+    },
+  });
+  return client;
+}
+
+/** A client call's answer in the shape the API tests assert on (status, headers, raw body, parsed body). */
+export interface ApiResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- what a test reads of a JSON body, as light-my-request's json()
+  json(): any;
+}
+
+/** Awaits a client call (`api.POST(...)`) and gives its answer as an ApiResult. */
+export async function result(call: Promise<{ response: Response }>): Promise<ApiResult> {
+  const { response } = await call;
+  const body = rawBodies.get(response) ?? '';
+  return {
+    statusCode: response.status,
+    headers: Object.fromEntries(response.headers),
+    body,
+    json: () => JSON.parse(body),
+  };
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessTokens, InvalidTokenError, type AccessClaims } from '../../src/modules/auth/access-token.ts';
 import { hashPassword, verifyPassword } from '../../src/modules/auth/password.ts';
 import { bearer, createUser, login, signup, unique, type Tenant } from '../helpers/api.ts';
+import { apiClient, result } from '../helpers/client.ts';
 import { backend, startTestApp, TEST_JWT_SECRET, type TestApp } from '../helpers/test-app.ts';
 import { UUID } from '../helpers/assertions.ts';
 import { diff, scrape, seriesKey } from '../helpers/metrics.ts';
@@ -28,7 +29,10 @@ describe(`auth (${backend})`, () => {
 
   const loginWithId = (body: Record<string, unknown>) => {
     const requestId = `login-${randomUUID()}`;
-    return t.app.inject({ method: 'POST', url: '/api/auth/login', headers: { 'x-request-id': requestId }, payload: body }).then((res) => ({ res, requestId }));
+    return result(apiClient(t.app).POST('/api/auth/login', { body: body as never, headers: { 'x-request-id': requestId } })).then((res) => ({
+      res,
+      requestId,
+    }));
   };
 
   const expectError = (res: { statusCode: number; json: () => Record<string, unknown> }, status: number, code: string) => {
@@ -43,11 +47,11 @@ describe(`auth (${backend})`, () => {
   describe('signup', () => {
     it('creates the tenant and its owner and returns a working token (201)', async () => {
       const slug = unique('signup');
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/api/tenants',
-        payload: { name: 'Signup Co', slug, email: `Owner@${slug}.TEST`, password: 'correct horse battery', source: 'referral' },
-      });
+      const res = await result(
+        apiClient(t.app).POST('/api/tenants', {
+          body: { name: 'Signup Co', slug, email: `Owner@${slug}.TEST`, password: 'correct horse battery', source: 'referral' },
+        }),
+      );
       expect(res.statusCode).toBe(201);
       const body = res.json();
       expect(body).toEqual({
@@ -57,7 +61,7 @@ describe(`auth (${backend})`, () => {
         token_type: 'Bearer',
         expires_in: t.config.JWT_TTL_SECONDS,
       });
-      const me = await t.app.inject({ url: '/api/me', headers: bearer(body.access_token) });
+      const me = await result(apiClient(t.app, body.access_token).GET('/api/me'));
       expect(me.statusCode).toBe(200);
       expect(me.json()).toEqual({
         user: { id: body.user.id, email: `owner@${slug}.test`, role: 'owner' },
@@ -66,11 +70,9 @@ describe(`auth (${backend})`, () => {
     });
 
     it('answers 409 slug_taken for a slug already in use', async () => {
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/api/tenants',
-        payload: { name: 'Copycat', slug: tenant.slug, email: 'someone@else.test', password: 'another password' },
-      });
+      const res = await result(
+        apiClient(t.app).POST('/api/tenants', { body: { name: 'Copycat', slug: tenant.slug, email: 'someone@else.test', password: 'another password' } }),
+      );
       expectError(res, 409, 'slug_taken');
     });
 
@@ -94,7 +96,7 @@ describe(`auth (${backend})`, () => {
       ['an object as the name', (b) => ({ ...b, name: { nested: true } })],
     ];
     it.each(invalidBodies)('rejects %s with 400 validation_error and details', async (_what, mutate) => {
-      const res = await t.app.inject({ method: 'POST', url: '/api/tenants', payload: mutate(valid()) });
+      const res = await result(apiClient(t.app).POST('/api/tenants', { body: mutate(valid()) as never }));
       const body = expectError(res, 400, 'validation_error');
       expect(Array.isArray(body.details)).toBe(true);
       const details = body.details as { field?: string; message: string }[];
@@ -170,7 +172,7 @@ describe(`auth (${backend})`, () => {
       expect(res.statusCode).toBe(200);
       const body = res.json();
       expect(body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: t.config.JWT_TTL_SECONDS });
-      const me = await t.app.inject({ url: '/api/me', headers: bearer(body.access_token) });
+      const me = await result(apiClient(t.app, body.access_token).GET('/api/me'));
       expect(me.statusCode).toBe(200);
       expect(me.json().user).toEqual({ id: tenant.userId, email: tenant.email, role: 'owner' });
 

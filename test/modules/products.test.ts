@@ -1,9 +1,10 @@
 // /api/products: create, read, list, partial update, and the errors of each.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, createProduct, createUser, signup, type Tenant } from '../helpers/api.ts';
+import { createProduct, createUser, signup, type Tenant } from '../helpers/api.ts';
 import { backend, startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { ISO, UUID, expectError } from '../helpers/assertions.ts';
+import { apiClient, result } from '../helpers/client.ts';
 
 describe(`products (${backend})`, () => {
   let t: TestApp;
@@ -14,11 +15,13 @@ describe(`products (${backend})`, () => {
   });
   afterAll(async () => t?.close());
 
-  const post = (payload: unknown, token = owner.token) =>
-    t.app.inject({ method: 'POST', url: '/api/products', headers: bearer(token), payload: payload as Record<string, unknown> });
+  // Through the typed client; the bodies are cast because several tests send invalid ones on purpose.
+  const post = (payload: unknown, token = owner.token) => result(apiClient(t.app, token).POST('/api/products', { body: payload as never }));
   const patch = (id: string, payload: unknown, token = owner.token) =>
-    t.app.inject({ method: 'PATCH', url: `/api/products/${id}`, headers: bearer(token), payload: payload as Record<string, unknown> });
-  const get = (id: string, token = owner.token) => t.app.inject({ url: `/api/products/${id}`, headers: bearer(token) });
+    result(apiClient(t.app, token).PATCH('/api/products/{id}', { params: { path: { id } }, body: payload as never }));
+  const get = (id: string, token = owner.token) => result(apiClient(t.app, token).GET('/api/products/{id}', { params: { path: { id } } }));
+  const list = (query: Record<string, string | number | undefined>, token = owner.token) =>
+    result(apiClient(t.app, token).GET('/api/products', { params: { query: query as never } }));
 
   it('creates a product (201 {id,name,price_cents,stock,created_at}) and reads it back', async () => {
     const res = await post({ name: 'Blue Widget', price_cents: 1250, stock: 7 });
@@ -42,20 +45,20 @@ describe(`products (${backend})`, () => {
     const tenant = await signup(t.app);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await createProduct(t.app, tenant.token, { name: `P${i}` })).id);
-    const first = await t.app.inject({ url: '/api/products?limit=2', headers: bearer(tenant.token) });
+    const first = await list({ limit: 2 }, tenant.token);
     expect(first.statusCode).toBe(200);
     const page1 = first.json();
     expect(page1.items.map((p: { id: string }) => p.id)).toEqual([ids[2], ids[1]]);
     expect(page1.next_cursor).toBe(ids[1]);
-    const second = (await t.app.inject({ url: `/api/products?limit=2&cursor=${page1.next_cursor}`, headers: bearer(tenant.token) })).json();
+    const second = (await list({ limit: 2, cursor: page1.next_cursor }, tenant.token)).json();
     expect(second).toEqual({ items: [expect.objectContaining({ id: ids[0], name: 'P0', price_cents: 1999, stock: 10 })], next_cursor: null });
     // Another tenant sees none of them.
-    const all = (await t.app.inject({ url: '/api/products?limit=100', headers: bearer(owner.token) })).json();
+    const all = (await list({ limit: 100 })).json();
     for (const id of ids) expect(all.items.map((p: { id: string }) => p.id)).not.toContain(id);
   });
 
-  it.each(['limit=0', 'limit=101', 'cursor=nope'])('rejects GET /api/products?%s with 400', async (query) => {
-    expectError(await t.app.inject({ url: `/api/products?${query}`, headers: bearer(owner.token) }), 400, 'validation_error');
+  it.each([{ limit: 0 }, { limit: 101 }, { cursor: 'nope' }])('rejects GET /api/products?%o with 400', async (query) => {
+    expectError(await list(query), 400, 'validation_error');
   });
 
   it('PATCH changes only the fields given', async () => {
@@ -120,7 +123,8 @@ describe(`products (${backend})`, () => {
   });
 
   it('requires a token', async () => {
-    expectError(await t.app.inject({ url: '/api/products' }), 401, 'unauthorized');
-    expectError(await t.app.inject({ method: 'POST', url: '/api/products', payload: { name: 'x', price_cents: 1, stock: 1 } }), 401, 'unauthorized');
+    const anonymous = apiClient(t.app);
+    expectError(await result(anonymous.GET('/api/products')), 401, 'unauthorized');
+    expectError(await result(anonymous.POST('/api/products', { body: { name: 'x', price_cents: 1, stock: 1 } })), 401, 'unauthorized');
   });
 });

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AccessTokens } from '../auth/access-token.ts';
 import { authenticate, claims } from '../auth/authenticate.ts';
-import { bearerSecurity, errors, IdParams, ListOf, ListQuery } from '../shared/schemas.ts';
+import { bearerSecurity, errors, IdParams, ListOf, ListQuery, pageLimit } from '../shared/schemas.ts';
 import { CreateOrderBody, IdempotencyHeaders, OrderSchema } from './orders.schemas.ts';
 import type { ordersService } from './orders.service.ts';
 
@@ -56,7 +56,7 @@ export const ordersRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeo
         response: { 200: ListOf(OrderSchema), ...errors(400, 401) },
       },
     },
-    async (request) => service.list(claims(request), request.query.limit, request.query.cursor),
+    async (request) => service.list(claims(request), pageLimit(request.query), request.query.cursor),
   );
 
   app.get(

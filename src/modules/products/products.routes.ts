@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AccessTokens } from '../auth/access-token.ts';
 import { authenticate, claims, requireRole } from '../auth/authenticate.ts';
-import { bearerSecurity, errors, IdParams, ListOf, ListQuery } from '../shared/schemas.ts';
+import { bearerSecurity, errors, IdParams, ListOf, ListQuery, pageLimit } from '../shared/schemas.ts';
 import { CreateProductBody, ProductSchema, UpdateProductBody } from './products.schemas.ts';
 import type { productsService } from './products.service.ts';
 
@@ -41,7 +41,7 @@ export const productsRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typ
         response: { 200: ListOf(ProductSchema), ...errors(400, 401) },
       },
     },
-    async (request) => service.list(claims(request), request.query.limit, request.query.cursor),
+    async (request) => service.list(claims(request), pageLimit(request.query), request.query.cursor),
   );
 
   app.get(

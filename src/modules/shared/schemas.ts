@@ -24,9 +24,16 @@ export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) =
 
 export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 
+export const DEFAULT_PAGE_LIMIT = 20;
+
+/** A list query's limit: the validator has filled in the default, the type cannot know it. */
+export const pageLimit = (query: { limit?: number }): number => query.limit ?? DEFAULT_PAGE_LIMIT;
+
 export const ListQuery = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    // Optional for the caller (the OpenAPI document says so, and generated clients let it out);
+    // validation fills in the default, so a handler always sees a number (pageLimit).
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_LIMIT })),
     cursor: Type.Optional(uuid('next_cursor of the previous page')),
   },
   { additionalProperties: false },

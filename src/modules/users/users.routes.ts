@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AccessTokens } from '../auth/access-token.ts';
 import { authenticate, claims, requireRole } from '../auth/authenticate.ts';
-import { bearerSecurity, errors, IdParams, ListOf, ListQuery } from '../shared/schemas.ts';
+import { bearerSecurity, errors, IdParams, ListOf, ListQuery, pageLimit } from '../shared/schemas.ts';
 import { CreateUserBody, MeResponse, UserSchema } from './users.schemas.ts';
 import type { usersService } from './users.service.ts';
 
@@ -50,7 +50,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ service: ReturnType<typeof
         response: { 200: ListOf(UserSchema), ...errors(400, 401) },
       },
     },
-    async (request) => service.list(claims(request), request.query.limit, request.query.cursor),
+    async (request) => service.list(claims(request), pageLimit(request.query), request.query.cursor),
   );
 
   app.get(
