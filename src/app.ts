@@ -15,7 +15,7 @@ import { ajvOptions, schemaController } from './platform/http/validation.ts';
 import { authRoutes } from './modules/auth/auth.routes.ts';
 import { ordersRoutes } from './modules/orders/orders.routes.ts';
 import { productsRoutes } from './modules/products/products.routes.ts';
-import { ErrorResponse } from './modules/shared/schemas.ts';
+import { ErrorResponse, errors } from './modules/shared/schemas.ts';
 import { tenantsRoutes } from './modules/tenants/tenants.routes.ts';
 import { usersRoutes } from './modules/users/users.routes.ts';
 import type { Services } from './services.ts';
@@ -96,6 +96,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.decorateRequest('auth', null);
   app.addSchema(ErrorResponse);
+  // Answers any /api route can give besides its own, declared on each so the OpenAPI document
+  // lists every error a caller can really get: the rate limit and load shedding (429, 503),
+  // and, from Fastify before the handler, a body too large or of another type (413, 415) and
+  // a path parameter past its length limit (414). The route's own entries win.
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/api') || !route.schema || route.schema.hide) return;
+    const withBody = route.method === 'POST' || route.method === 'PATCH' || route.method === 'PUT';
+    const common = errors(...(withBody ? [413, 415] : []), ...(route.url.includes(':') ? [414] : []), 429, 503);
+    route.schema.response = { ...common, ...(route.schema.response as object | undefined) };
+  });
   registerErrorHandling(app);
   await app.register(docsRoutes);
 

@@ -852,6 +852,14 @@ describe(`OpenAPI-driven fuzzing (${backend})`, () => {
     }
     const all = [...counts.values()].flatMap((m) => [...m.keys()]);
     for (const status of [400, 401, 404, 413]) expect(all, `some request got ${status}`).toContain(status);
+
+    // Every answer an operation gave is one its description declares (the code, or its class
+    // such as 4XX): a client generated from the document knows every error it can get.
+    for (const op of ops) {
+      const declared = new Set(Object.keys(op.op.responses ?? {}));
+      const undeclared = [...(counts.get(op.key)?.keys() ?? [])].filter((code) => !declared.has(String(code)) && !declared.has(`${String(code)[0]}XX`));
+      expect(undeclared, `${op.key} answered ${undeclared.join(', ')}, which its OpenAPI description does not declare`).toEqual([]);
+    }
   });
 
   it('is still alive and serving afterwards', async () => {
