@@ -51,7 +51,13 @@ export const docsRoutes = fp(
     const loadReference = async () => {
       const { default: scalar } = await import('@scalar/fastify-api-reference');
       const docsApp = Fastify({ logger: false });
-      await docsApp.register(scalar, { routePrefix: '/docs', configuration: { url: '/docs/openapi.json' } });
+      await docsApp.register(scalar, {
+        routePrefix: '/docs',
+        // Nothing leaves the reader's browser for a third party: Scalar's default fonts come
+        // from fonts.scalar.com (a page that fails on a closed network and tells a CDN who
+        // reads the docs); the system's fonts do as well. Its telemetry stays off too.
+        configuration: { url: '/docs/openapi.json', withDefaultFonts: false, telemetry: false },
+      });
       await docsApp.ready();
       return docsApp;
     };
