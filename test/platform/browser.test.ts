@@ -65,6 +65,16 @@ describe.runIf(runsWithChromium('browser'))(`in a real Chromium (${backend})`, (
     await t?.close();
   });
 
+  /** Opens the front end as `origin` and POSTs a product from it with the owner's token: a preflighted call. */
+  async function createProductFrom(page: Page, origin: string, name: string) {
+    await page.goto(`${origin}/`);
+    return fetchFromPage(page, `${api}/api/products`, {
+      method: 'POST',
+      headers: { ...bearer(owner.token), 'content-type': 'application/json' },
+      body: JSON.stringify({ name, price_cents: 1250, stock: 3 }),
+    });
+  }
+
   async function productNames(): Promise<string[]> {
     const res = await apiClient(t.app).GET('/api/products', { headers: bearer(owner.token) });
     return (res.data?.items ?? []).map((p) => p.name);
@@ -107,13 +117,8 @@ describe.runIf(runsWithChromium('browser'))(`in a real Chromium (${backend})`, (
   it('lets a front end on a listed origin call the API: the preflighted POST succeeds and its request id is readable', async () => {
     const page = await browser.newPage();
     try {
-      await page.goto(`${allowed}/`);
       const name = `from ${allowed}`;
-      const res = await fetchFromPage(page, `${api}/api/products`, {
-        method: 'POST',
-        headers: { ...bearer(owner.token), 'content-type': 'application/json' },
-        body: JSON.stringify({ name, price_cents: 1250, stock: 3 }),
-      });
+      const res = await createProductFrom(page, allowed, name);
       expect(res).toMatchObject({ status: 201 });
       expect(res.requestId).toMatch(/\S+/); // exposed by Access-Control-Expose-Headers
       expect(await productNames()).toContain(name);
@@ -127,13 +132,8 @@ describe.runIf(runsWithChromium('browser'))(`in a real Chromium (${backend})`, (
     const consoleText: string[] = [];
     page.on('console', (m) => consoleText.push(m.text()));
     try {
-      await page.goto(`${refused}/`);
       const name = `from ${refused}`;
-      const res = await fetchFromPage(page, `${api}/api/products`, {
-        method: 'POST',
-        headers: { ...bearer(owner.token), 'content-type': 'application/json' },
-        body: JSON.stringify({ name, price_cents: 1250, stock: 3 }),
-      });
+      const res = await createProductFrom(page, refused, name);
       expect(res).toEqual({ error: expect.stringMatching(/TypeError: Failed to fetch/) });
       expect(consoleText.join('\n')).toMatch(/blocked by CORS policy/);
       expect(await productNames()).not.toContain(name);
