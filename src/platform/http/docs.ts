@@ -54,8 +54,8 @@ export const docsRoutes = fp(
       await docsApp.register(scalar, {
         routePrefix: '/docs',
         // Nothing leaves the reader's browser for a third party: Scalar's default fonts come
-        // from fonts.scalar.com (a page that fails on a closed network and tells a CDN who
-        // reads the docs); the system's fonts do as well. Its telemetry stays off too.
+        // from fonts.scalar.com (requests that fail on a closed network and tell a CDN who
+        // reads the docs); the system's fonts serve as well. Its telemetry stays off too.
         configuration: { url: '/docs/openapi.json', withDefaultFonts: false, telemetry: false },
       });
       await docsApp.ready();
