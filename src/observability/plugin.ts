@@ -19,6 +19,7 @@ import { httpMetrics } from './metrics/http-metrics.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import type { ObservabilityOptions } from './options.ts';
 import { DEFAULT_SLOW_REQUEST_MS, slowRequestLog } from './logging/slow-request.ts';
+import { OverloadEpisodes } from './overload/overload-episodes.ts';
 import { overloadProtection, pressureReadinessCheck } from './overload/overload-protection.ts';
 import { PressureGate, resolveOverload } from './overload/pressure.ts';
 import { tenantRateLimit } from './rate-limit/tenant-rate-limit.ts';
@@ -73,15 +74,15 @@ export const observability = fp(
     // After the request-id, span and metrics hooks, so a shed 503 or a 429 still carries its
     // x-request-id, its span and its count. Each registers nothing when off.
     const limits = resolveOverload(options.overload);
-    const overload = limits && new PressureGate(limits);
-    if (overload) await app.register(overloadProtection, { gate: overload });
+    const overload = limits && { gate: new PressureGate(limits), episodes: new OverloadEpisodes(app.log) };
+    if (overload) await app.register(overloadProtection, overload);
     if (options.rateLimit && options.rateLimit.perMinute > 0) {
       await app.register(tenantRateLimit, { ...options.rateLimit, ...(metrics ? { metrics } : {}) });
     }
     const slowRequestMs = options.slowRequestMs ?? DEFAULT_SLOW_REQUEST_MS;
     if (slowRequestMs > 0) await app.register(slowRequestLog, { thresholdMs: slowRequestMs });
 
-    const checks = [...(options.readiness ?? []), ...(overload ? [pressureReadinessCheck(app, overload)] : [])];
+    const checks = [...(options.readiness ?? []), ...(overload ? [pressureReadinessCheck(app, overload.gate, overload.episodes)] : [])];
     await app.register(healthRoutes, { checks, state: lifecycle, ...options.health });
 
     // Operator endpoints, only with a token (unknown routes, 404, otherwise); the label hook

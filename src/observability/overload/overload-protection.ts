@@ -10,8 +10,9 @@
 //   balancer moves traffic to the other replicas until the pressure is gone.
 // - Those 503s are the service protecting itself, not failures: they are not sent to error
 //   tracking (request.skipErrorReport); http_requests_total counts them by status.
-// - `overload_started` (warn, with the reason) and `overload_ended` (info, how long and how
-//   many requests were refused) bracket each episode; `event_loop_blocked` logs single stalls.
+// - `overload_started` and `overload_ended` bracket each episode (OverloadEpisodes: the
+//   first to see the pressure, a look, a shed request or a probe, starts it);
+//   `event_loop_blocked` logs single stalls.
 // - Readings that cover startup do not count (PressureGate): a fresh replica is not shed for
 //   its own migrations and schema compilation; the stall watch also starts once ready.
 // - Registered only when a limit is set: with none, no hook and no sampling timer at all.
@@ -20,6 +21,7 @@ import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-
 import fp from 'fastify-plugin';
 import type { ReadinessCheck } from '../health/health.routes.ts';
 import { watchEventLoop } from './event-loop-watch.ts';
+import type { OverloadEpisodes } from './overload-episodes.ts';
 import type { PressureGate } from './pressure.ts';
 
 /** Routes answered under pressure too: the probes and the scrape (they must say what is wrong) and the operator endpoints (profiling an overloaded process is what they are for). */
@@ -33,28 +35,33 @@ function isExempt(request: FastifyRequest): boolean {
 }
 
 /** The readiness check `pressure`: fails with the reason while a limit is passed. */
-export function pressureReadinessCheck(app: FastifyInstance, gate: PressureGate): ReadinessCheck {
+export function pressureReadinessCheck(app: FastifyInstance, gate: PressureGate, episodes: OverloadEpisodes): ReadinessCheck {
   return {
     name: 'pressure',
     check: async () => {
       const reason = gate.reason(app.memoryUsage());
-      if (reason) throw new Error(reason);
+      if (reason) {
+        episodes.over(reason);
+        throw new Error(reason);
+      }
     },
   };
 }
 
 export const overloadProtection = fp(
-  async function overloadProtectionPlugin(app: FastifyInstance, opts: { gate: PressureGate }) {
-    const { gate } = opts;
+  async function overloadProtectionPlugin(app: FastifyInstance, opts: { gate: PressureGate; episodes: OverloadEpisodes }) {
+    const { gate, episodes } = opts;
     const { limits } = gate;
-    let shed = 0;
     const retryAfter = String(limits.retryAfterSeconds);
 
     // Only called while under pressure. A nullish return lets the request through; any other
     // value is sent as the body (the plugin's types say void, its code and README say this).
     function shedRequest(request: FastifyRequest, reply: FastifyReply): object | undefined {
-      if (isExempt(request) || !gate.armed) return undefined;
-      shed++;
+      if (isExempt(request)) return undefined;
+      const reason = gate.reason(app.memoryUsage());
+      if (reason === undefined) return undefined; // not armed yet
+      episodes.over(reason);
+      episodes.shed();
       request.skipErrorReport = true;
       void reply.code(503).header('retry-after', retryAfter);
       return { error: 'service_unavailable', message: 'The service is overloaded; retry later', request_id: request.id };
@@ -70,21 +77,14 @@ export const overloadProtection = fp(
     };
     await app.register(underPressure, options);
 
-    // One look per sample: under-pressure updates its reading at the same pace.
-    let since: number | undefined;
-    const episodes = setInterval(() => {
+    // One look per sample period: starts an episode nobody has sent a request into, and ends
+    // each one once the readings are calm.
+    const look = setInterval(() => {
       const reason = gate.reason(app.memoryUsage());
-      if (reason && since === undefined) {
-        since = Date.now();
-        app.log.warn({ reason }, 'overload_started');
-      } else if (!reason && since !== undefined) {
-        // Counted since the last episode ended: only pressure sheds, so every refusal since belongs to this one.
-        app.log.info({ duration_ms: Date.now() - since, shed_requests: shed }, 'overload_ended');
-        since = undefined;
-        shed = 0;
-      }
+      if (reason) episodes.over(reason);
+      else episodes.calm();
     }, limits.sampleIntervalMs);
-    episodes.unref();
+    look.unref();
 
     let stopWatch: (() => void) | undefined;
     app.addHook('onReady', (done) => {
@@ -94,7 +94,7 @@ export const overloadProtection = fp(
       done();
     });
     app.addHook('onClose', (_instance, done) => {
-      clearInterval(episodes);
+      clearInterval(look);
       stopWatch?.();
       done();
     });
